@@ -1,0 +1,19 @@
+import { LockError } from './lock-error.js';
+
+/**
+ * Another owner holds the lock (contention). `retryAfterMs` is how long the
+ * current holder's lease still runs, as Redis reported it: a caller that
+ * retries sooner can only succeed if the holder releases early.
+ */
+export class LockNotAcquiredError extends LockError {
+  override name = 'LockNotAcquiredError';
+
+  constructor(
+    readonly keys: readonly string[],
+    readonly retryAfterMs: number,
+  ) {
+    super(
+      `Lock "${keys.join('", "')}" is held by another owner; it expires in ${retryAfterMs} ms unless renewed. Retry later or wait for it (acquire with a waitTimeout).`,
+    );
+  }
+}

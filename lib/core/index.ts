@@ -1,0 +1,10 @@
+export * from './errors/index.js';
+export * from './lock.js';
+export * from './lock-key.js';
+export * from './lock-manager.js';
+export * from './lock-options.js';
+export * from './lock-token.js';
+export * from './backoff.js';
+export type * from './stores/lock-store.js';
+export * from './stores/redis-lock-store.js';
+export * from './stores/memory-lock-store.js';

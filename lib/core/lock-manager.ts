@@ -1,0 +1,349 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { backoffDelay } from './backoff.js';
+import { LockBackendUnavailableError } from './errors/lock-backend-unavailable.error.js';
+import { LockError } from './errors/lock-error.js';
+import { LockNotAcquiredError } from './errors/lock-not-acquired.error.js';
+import { Lock, type LockGrant, type LockRuntime } from './lock.js';
+import { LockKeyspace } from './lock-key.js';
+import { DEFAULT_LOCK_OPTIONS, type LockManagerOptions, type LockOptions, type ResolvedLockOptions } from './lock-options.js';
+import { createLockToken } from './lock-token.js';
+import { LockWaiter } from './lock-waiter.js';
+import type { AcquireResult, LockStore } from './stores/lock-store.js';
+
+/** One key or several keys taken together (all or nothing). */
+export type LockKeys = string | readonly string[];
+
+/** The locks that the current async call chain holds. */
+interface LockContext {
+  readonly locks: ReadonlyMap<string, Lock>;
+  readonly current: Lock;
+}
+
+/** A lock request, normalized once. */
+interface LockRequest {
+  readonly keys: readonly string[];
+  readonly storeKeys: readonly string[];
+  readonly options: ResolvedLockOptions;
+}
+
+/** The waiters of one store key in this process. */
+interface KeyQueue {
+  readonly key: string;
+  /** Single-key waiters, first come first served: only the head asks the store. */
+  readonly waiters: LockWaiter[];
+  /** Multi-key waiters that include this key: each asks on every notice. */
+  readonly others: Set<LockWaiter>;
+  /** Highest notice id seen: notices come twice (locally and over pub/sub). */
+  lastNotice: number;
+  subscription?: Promise<() => void>;
+}
+
+/**
+ * The lock engine: acquire, try, or run a function under a lock, on any
+ * {@link LockStore}. Framework-free; one instance per process and store.
+ *
+ * Waiting is notice-driven: a release wakes the first waiter of its key in
+ * each process (one shared subscriber connection, multiplexed by key); a
+ * waiter also retries when the holder's lease would end (expiry sends no
+ * notice) or after an exponential backoff with full jitter, whichever comes
+ * first. In a process, waiters of a key are served first come first served
+ * and only the first one asks the store, so a release costs one attempt per
+ * waiting process, not per waiter.
+ *
+ * @example
+ * const locks = new LockManager({ store: new RedisLockStore({ url: 'redis://127.0.0.1:6379' }) });
+ * await locks.using(lockKey('order', orderId), async (lock) => {
+ *   await payOrder(orderId, { fence: lock.fence, signal: lock.signal });
+ * });
+ */
+export class LockManager {
+  readonly store: LockStore;
+  private readonly keyspace: LockKeyspace;
+  private readonly defaults: ResolvedLockOptions;
+  private readonly driftFactor: number;
+  private readonly context = new AsyncLocalStorage<LockContext>();
+  private readonly queues = new Map<string, KeyQueue>();
+  private readonly held = new Set<Lock>();
+  private readonly waiting = new Set<LockWaiter>();
+  private readonly runtime: LockRuntime;
+  private closed = false;
+
+  constructor(options: LockManagerOptions) {
+    if (!options?.store) throw new LockError('LockManager needs a store (RedisLockStore, MemoryLockStore, ...).');
+    this.store = options.store;
+    this.keyspace = new LockKeyspace(options.prefix ?? 'lock:', options.maxKeyLength ?? 256);
+    this.driftFactor = options.driftFactor ?? 0.01;
+    this.defaults = resolveOptions(DEFAULT_LOCK_OPTIONS, options.defaults ?? {}, 'defaults');
+    this.runtime = {
+      store: this.store,
+      validity: (ttl, startedAt, reported) => startedAt + (reported ?? ttl) - (ttl * this.driftFactor + 2),
+      released: (lock, freed) => this.onReleased(lock, freed),
+    };
+  }
+
+  /**
+   * Takes the lock, waiting up to `waitTimeout` while another owner holds it.
+   * Rejects with {@link LockWaitTimeoutError} (a {@link LockNotAcquiredError}),
+   * {@link LockAbortedError}, or {@link LockBackendUnavailableError}. Inside
+   * `using` for the same key, returns a view of the held lock instead
+   * (reentrancy) whose `release` does nothing.
+   */
+  async acquire(keys: LockKeys, options?: LockOptions): Promise<Lock> {
+    const request = this.request(keys, options);
+    const reentrant = this.reentrantLock(request.keys);
+    if (reentrant) return reentrant;
+    return this.take(request);
+  }
+
+  /**
+   * One attempt: the lock, or `null` if another owner holds it. Rejects only
+   * for a store failure or bad input.
+   */
+  async tryAcquire(keys: LockKeys, options?: Omit<LockOptions, 'waitTimeout'>): Promise<Lock | null> {
+    const request = this.request(keys, { ...options, waitTimeout: 0 });
+    const reentrant = this.reentrantLock(request.keys);
+    if (reentrant) return reentrant;
+    try {
+      return await this.take(request);
+    } catch (error) {
+      if (error instanceof LockNotAcquiredError) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `fn` under the lock: acquires (waiting as configured), renews the
+   * lease while `fn` runs, and always releases. Nested `using` calls in the
+   * same async chain for keys already held reuse the lock (no self-deadlock).
+   * If the lock is lost while `fn` runs, `lock.signal` aborts at once and,
+   * once `fn` settles, `using` rejects with {@link LockLostError} (unless `fn`
+   * itself failed, whose error wins).
+   */
+  async using<T>(keys: LockKeys, fn: (lock: Lock) => T | Promise<T>, options?: LockOptions): Promise<T> {
+    const request = this.request(keys, { ...options, autoRenew: true });
+    const context = this.context.getStore();
+    const missing = context ? request.keys.filter((key) => !context.locks.get(key)?.isHeld) : request.keys;
+    if (missing.length === 0) return fn(context!.locks.get(request.keys[0])!);
+    const lock = await this.take(missing.length === request.keys.length ? request : this.narrow(request, missing));
+    const locks = new Map(context?.locks);
+    for (const key of lock.keys) locks.set(key, lock);
+    let result: T;
+    try {
+      result = await this.context.run({ locks, current: lock }, () => fn(lock));
+    } catch (error) {
+      await lock.release().catch(noop);
+      throw error;
+    }
+    const lost = lock.lostReason;
+    try {
+      await lock.release();
+    } catch (error) {
+      throw lost ? lock.lostError(lost, error) : error;
+    }
+    if (lost) throw lock.lostError(lost);
+    return result;
+  }
+
+  /**
+   * The lock that the current async call chain holds through `using`: the
+   * one for `key`, or the innermost one without a key.
+   */
+  current(key?: string): Lock | undefined {
+    const context = this.context.getStore();
+    return key === undefined ? context?.current : context?.locks.get(key);
+  }
+
+  /**
+   * Stops renewals, gives up every wait, releases every held lock, and closes
+   * the store. Calls made afterwards fail.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const waiter of this.waiting) waiter.fail(new LockError('The lock manager was closed while waiting.'));
+    const locks = [...this.held];
+    for (const lock of locks) lock.lose('closed');
+    await Promise.allSettled(locks.map((lock) => lock.release()));
+    await this.store.close();
+  }
+
+  private request(keys: LockKeys, options: LockOptions | undefined): LockRequest {
+    if (this.closed) throw new LockError('The lock manager is closed.');
+    const normalized = this.keyspace.normalize(keys);
+    return {
+      keys: normalized,
+      storeKeys: normalized.map((key) => this.keyspace.toStoreKey(key)),
+      options: options === undefined ? this.defaults : resolveOptions(this.defaults, options, 'options'),
+    };
+  }
+
+  private narrow(request: LockRequest, keys: readonly string[]): LockRequest {
+    return { ...request, keys, storeKeys: keys.map((key) => this.keyspace.toStoreKey(key)) };
+  }
+
+  private reentrantLock(keys: readonly string[]): Lock | undefined {
+    const context = this.context.getStore();
+    if (!context || !keys.every((key) => context.locks.get(key)?.isHeld)) return undefined;
+    return context.locks.get(keys[0])!.reentrantView();
+  }
+
+  private async take(request: LockRequest): Promise<Lock> {
+    const { options, storeKeys } = request;
+    const token = createLockToken();
+    const queue = storeKeys.length === 1 ? this.queues.get(storeKeys[0]) : undefined;
+    // NOTE: a caller that finds local waiters queues behind them instead of
+    // barging in, so waiters in one process are served in arrival order.
+    if (!queue || queue.waiters.length === 0 || options.waitTimeout === 0) {
+      const startedAt = performance.now();
+      const result = await this.attempt(request, token, options.signal);
+      if (result.acquired) return this.grant(request, token, result.fences, startedAt, result.validityMs);
+      if (options.waitTimeout === 0) throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
+      return this.wait(request, token, result.retryAfterMs);
+    }
+    return this.wait(request, token, 0);
+  }
+
+  /** One store attempt; a failed or abandoned one is followed by a release by token. */
+  private async attempt(request: LockRequest, token: string, signal?: AbortSignal, waiter?: LockWaiter): Promise<AcquireResult> {
+    const pending = this.store.acquire(request.storeKeys, token, request.options.ttl);
+    try {
+      return await (waiter ? waiter.race(pending) : pending);
+    } catch (error) {
+      // NOTE: the command may still run on the server (a timeout is not a
+      // refusal), and the waiter may have given up while it was in flight.
+      // Releasing by token is always safe and leaves no orphan lease.
+      if (error instanceof LockBackendUnavailableError || waiter?.cancelled || signal?.aborted) {
+        pending.then(
+          (result) => void (result.acquired && this.store.release(request.storeKeys, token).catch(noop)),
+          () => this.store.release(request.storeKeys, token).catch(noop),
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async wait(request: LockRequest, token: string, retryAfterMs: number): Promise<Lock> {
+    const { keys, storeKeys, options } = request;
+    const waiter = new LockWaiter(keys, options.waitTimeout, retryAfterMs, options.signal);
+    const queues = storeKeys.map((key) => this.queue(key));
+    const single = queues.length === 1;
+    if (single) queues[0].waiters.push(waiter);
+    else for (const queue of queues) queue.others.add(waiter);
+    this.waiting.add(waiter);
+    let granted = false;
+    try {
+      await waiter.race(Promise.all(queues.map((queue) => this.subscribe(queue))));
+      for (;;) {
+        if (single && queues[0].waiters[0] !== waiter) {
+          await waiter.sleep(Infinity);
+          continue;
+        }
+        const startedAt = performance.now();
+        const result = await this.attempt(request, token, undefined, waiter);
+        if (result.acquired) {
+          granted = true;
+          return this.grant(request, token, result.fences, startedAt, result.validityMs);
+        }
+        waiter.retryAfterMs = result.retryAfterMs;
+        const backoff = backoffDelay(waiter.attempts++, options.baseDelay, options.maxDelay);
+        await waiter.sleep(Math.min(result.retryAfterMs + 1, backoff));
+      }
+    } finally {
+      waiter.dispose();
+      this.waiting.delete(waiter);
+      for (const queue of queues) this.leave(queue, waiter, granted ? options.ttl : 0);
+    }
+  }
+
+  private queue(storeKey: string): KeyQueue {
+    let queue = this.queues.get(storeKey);
+    if (!queue) {
+      queue = { key: storeKey, waiters: [], others: new Set(), lastNotice: 0 };
+      this.queues.set(storeKey, queue);
+    }
+    return queue;
+  }
+
+  private subscribe(queue: KeyQueue): Promise<unknown> {
+    queue.subscription ??= this.store.subscribe([queue.key], (key, id) => this.onNotice(key, Number(id)));
+    return queue.subscription;
+  }
+
+  /**
+   * Takes `waiter` out of a key's queue. The next head attempts at once if
+   * the lock is free as far as we know, or, if `waiter` was just granted the
+   * lock, sleeps until a notice or the new lease's end.
+   */
+  private leave(queue: KeyQueue, waiter: LockWaiter, grantedTtl: number): void {
+    queue.others.delete(waiter);
+    const index = queue.waiters.indexOf(waiter);
+    if (index >= 0) queue.waiters.splice(index, 1);
+    const head = queue.waiters[0];
+    if (index === 0 && head) {
+      if (grantedTtl > 0) head.wakeIn(grantedTtl);
+      else head.wake();
+    }
+    if (queue.waiters.length === 0 && queue.others.size === 0 && this.queues.get(queue.key) === queue) {
+      this.queues.delete(queue.key);
+      queue.subscription?.then((unsubscribe) => unsubscribe(), noop);
+    }
+  }
+
+  private onNotice(storeKey: string, id: number): void {
+    const queue = this.queues.get(storeKey);
+    if (!queue || !(id > queue.lastNotice)) return;
+    queue.lastNotice = id;
+    queue.waiters[0]?.wake();
+    for (const waiter of queue.others) waiter.wake();
+  }
+
+  private grant(request: LockRequest, token: string, fences: readonly number[], startedAt: number, validityMs?: number): Lock {
+    const grant: LockGrant = {
+      keys: request.keys,
+      storeKeys: request.storeKeys,
+      token,
+      fences,
+      ttl: request.options.ttl,
+      maxHold: request.options.maxHold,
+      startedAt,
+      validityMs,
+    };
+    const lock = new Lock(this.runtime, grant);
+    this.held.add(lock);
+    if (request.options.autoRenew) lock.startRenewal();
+    return lock;
+  }
+
+  private onReleased(lock: Lock, freed: boolean): void {
+    this.held.delete(lock);
+    // NOTE: wake local waiters now rather than after the pub/sub round trip;
+    // the same notice arriving over pub/sub later is dropped by its id.
+    if (freed) lock.storeKeys.forEach((key, index) => this.onNotice(key, lock.fences[index]));
+  }
+}
+
+function resolveOptions(base: ResolvedLockOptions | typeof DEFAULT_LOCK_OPTIONS, options: LockOptions, label: string): ResolvedLockOptions {
+  const resolved: ResolvedLockOptions = {
+    ttl: options.ttl ?? base.ttl,
+    waitTimeout: options.waitTimeout ?? base.waitTimeout,
+    maxHold: options.maxHold ?? base.maxHold,
+    autoRenew: options.autoRenew ?? base.autoRenew,
+    baseDelay: options.retry?.baseDelay ?? ('baseDelay' in base ? base.baseDelay : base.retry.baseDelay),
+    maxDelay: options.retry?.maxDelay ?? ('maxDelay' in base ? base.maxDelay : base.retry.maxDelay),
+    signal: options.signal,
+  };
+  assertDuration(resolved.ttl, `${label}.ttl`, 1);
+  assertDuration(resolved.waitTimeout, `${label}.waitTimeout`, 0);
+  assertDuration(resolved.maxHold, `${label}.maxHold`, 1);
+  assertDuration(resolved.baseDelay, `${label}.retry.baseDelay`, 0);
+  assertDuration(resolved.maxDelay, `${label}.retry.maxDelay`, 0);
+  return resolved;
+}
+
+function assertDuration(value: number, name: string, min: number): void {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || (!Number.isFinite(value) && name.endsWith('ttl'))) {
+    throw new LockError(`${name} must be a number of milliseconds of at least ${min} (got ${String(value)}).`);
+  }
+}
+
+function noop(): void {}

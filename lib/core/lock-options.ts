@@ -1,0 +1,93 @@
+import type { LockStore } from './stores/lock-store.js';
+
+/** Retry schedule while waiting for a held lock. */
+export interface RetryOptions {
+  /**
+   * First backoff ceiling in ms; each retry doubles it up to `maxDelay`, and
+   * the actual delay is drawn uniformly below the ceiling (full jitter).
+   * @default 50
+   */
+  baseDelay?: number;
+  /**
+   * Largest backoff ceiling in ms.
+   * @default 1000
+   */
+  maxDelay?: number;
+}
+
+/** Per-call lock options; each defaults to the manager's `defaults`. */
+export interface LockOptions {
+  /**
+   * Lease length in ms. A holder that dies loses the lock after this long;
+   * renewal keeps a live holder's lease from running out.
+   * @default 30000
+   */
+  ttl?: number;
+  /**
+   * How long `acquire` and `using` wait for a held lock, in ms, before
+   * failing with {@link LockWaitTimeoutError}. `0` makes one attempt only.
+   * @default 10000
+   */
+  waitTimeout?: number;
+  /** Backoff between retries while waiting (release notices usually come first). */
+  retry?: RetryOptions;
+  /**
+   * Total time in ms a lock may be held with renewal. Past it, renewal stops
+   * and the lease runs out, so a holder that is alive but stuck cannot keep
+   * the lock forever.
+   * @default 600000
+   */
+  maxHold?: number;
+  /**
+   * Renew the lease at a third of the ttl while the lock is held. `using`
+   * always renews; `acquire` renews only when this is set.
+   * @default false
+   */
+  autoRenew?: boolean;
+  /** Gives up waiting when aborted ({@link LockAbortedError}). */
+  signal?: AbortSignal;
+}
+
+/** Options of a {@link LockManager}. */
+export interface LockManagerOptions {
+  /** The backend: `RedisLockStore`, `MemoryLockStore`, or your own. */
+  store: LockStore;
+  /**
+   * Prepended to every key in the store.
+   * @default 'lock:'
+   */
+  prefix?: string;
+  /**
+   * Keys longer than this are shortened to a head plus their SHA-256.
+   * @default 256
+   */
+  maxKeyLength?: number;
+  /**
+   * Share of the ttl (plus 2 ms) subtracted from a lease's validity to allow
+   * for clock drift between this process and the store.
+   * @default 0.01
+   */
+  driftFactor?: number;
+  /** Defaults for every call's {@link LockOptions}. */
+  defaults?: Omit<LockOptions, 'signal'>;
+}
+
+/** The defaults, merged in one place by the manager. */
+export const DEFAULT_LOCK_OPTIONS = Object.freeze({
+  ttl: 30_000,
+  waitTimeout: 10_000,
+  maxHold: 600_000,
+  autoRenew: false,
+  retry: Object.freeze({ baseDelay: 50, maxDelay: 1000 }),
+});
+
+/** Fully resolved options of one call. @internal */
+export interface ResolvedLockOptions {
+  ttl: number;
+  waitTimeout: number;
+  maxHold: number;
+  autoRenew: boolean;
+  baseDelay: number;
+  maxDelay: number;
+  signal?: AbortSignal;
+}

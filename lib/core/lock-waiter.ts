@@ -1,0 +1,93 @@
+import { LockAbortedError } from './errors/lock-aborted.error.js';
+import { LockWaitTimeoutError } from './errors/lock-wait-timeout.error.js';
+
+/**
+ * One caller waiting for a lock: its deadline, its abort signal, and a sleep
+ * that ends early when a release notice wakes it. @internal
+ */
+export class LockWaiter {
+  /** Failed attempts so far (drives the backoff). */
+  attempts = 0;
+  /** The holder's remaining lease from the last failed attempt. */
+  retryAfterMs: number;
+  /** Set once the deadline passed or the signal aborted. */
+  cancelled = false;
+  /** Rejects when the wait is given up; race every await against it. */
+  readonly cancellation: Promise<never>;
+
+  private woken = false;
+  private wakeUp?: () => void;
+  private sleepTimer?: NodeJS.Timeout;
+  private readonly deadlineTimer?: NodeJS.Timeout;
+  private readonly startedAt = performance.now();
+  private cancel!: (error: Error) => void;
+  private readonly onAbort = () => this.fail(new LockAbortedError(this.keys, { cause: this.signal?.reason }));
+
+  constructor(
+    readonly keys: readonly string[],
+    waitTimeout: number,
+    retryAfterMs: number,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.retryAfterMs = retryAfterMs;
+    this.cancellation = new Promise<never>((_, reject) => (this.cancel = reject));
+    this.cancellation.catch(noop);
+    if (Number.isFinite(waitTimeout)) {
+      this.deadlineTimer = setTimeout(
+        () => this.fail(new LockWaitTimeoutError(keys, this.retryAfterMs, Math.round(performance.now() - this.startedAt))),
+        waitTimeout,
+      );
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (signal?.aborted) this.onAbort();
+  }
+
+  /** Resolves with `work`, or rejects as soon as the wait is given up. */
+  race<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.cancellation]);
+  }
+
+  /** Ends the current (or next) sleep now. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Ends the current sleep after `ms` unless something wakes it earlier. */
+  wakeIn(ms: number): void {
+    if (!this.wakeUp) return;
+    if (this.sleepTimer) clearTimeout(this.sleepTimer);
+    this.sleepTimer = setTimeout(() => this.wake(), ms);
+  }
+
+  /** Sleeps until woken, `ms` passes (`Infinity`: until woken) or the wait is given up. */
+  async sleep(ms: number): Promise<void> {
+    if (!this.woken) {
+      const woken = new Promise<void>((resolve) => (this.wakeUp = resolve));
+      if (Number.isFinite(ms)) this.wakeIn(ms);
+      try {
+        await this.race(woken);
+      } finally {
+        if (this.sleepTimer) clearTimeout(this.sleepTimer);
+        this.sleepTimer = this.wakeUp = undefined;
+      }
+    }
+    this.woken = false;
+  }
+
+  /** Gives up the wait with `error`. */
+  fail(error: Error): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.cancel(error);
+  }
+
+  /** Clears the deadline and the abort listener. */
+  dispose(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (this.sleepTimer) clearTimeout(this.sleepTimer);
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+function noop(): void {}

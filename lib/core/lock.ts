@@ -1,0 +1,245 @@
+import { LockLostError, type LockLostReason } from './errors/lock-lost.error.js';
+import type { LockOutcome, LockStore } from './stores/lock-store.js';
+
+/** What a lock needs from the manager that granted it. @internal */
+export interface LockRuntime {
+  readonly store: LockStore;
+  validity(ttl: number, startedAt: number, reported?: number): number;
+  /** Called once a release has been sent; `freed` when the store confirmed it. */
+  released(lock: Lock, freed: boolean): void;
+}
+
+/** The grant that a store answered, as the manager hands it to a lock. @internal */
+export interface LockGrant {
+  keys: readonly string[];
+  storeKeys: readonly string[];
+  token: string;
+  fences: readonly number[];
+  ttl: number;
+  maxHold: number;
+  startedAt: number;
+  validityMs?: number;
+}
+
+/**
+ * A held lock. It stays valid until {@link Lock.expiresAt} unless extended;
+ * its {@link Lock.signal} aborts as soon as it is known to be lost.
+ *
+ * @example
+ * const lock = await locks.acquire('seat:12A', { ttl: 5000 });
+ * try {
+ *   await reserveSeat({ fence: lock.fence, signal: lock.signal });
+ * } finally {
+ *   await lock.release();
+ * }
+ */
+export class Lock {
+  /** The keys this lock holds, sorted. */
+  readonly keys: readonly string[];
+  /** The random owner token (128 bits): only it can extend or release the lock. */
+  readonly token: string;
+  /** Fencing token per key (same order as `keys`): larger for every later grant of a key. */
+  readonly fences: readonly number[];
+  /** When the lock was granted (`performance.now()` when the request was sent). */
+  readonly acquiredAt: number;
+
+  private validUntil: number;
+  private state: 'held' | 'released' | LockLostReason = 'held';
+  private controller?: AbortController;
+  private expiryTimer?: NodeJS.Timeout;
+  private renewTimer?: NodeJS.Timeout;
+  private readonly ttl: number;
+  private readonly holdUntil: number;
+
+  /** @internal */
+  constructor(
+    private readonly runtime: LockRuntime,
+    grant: LockGrant,
+    /** @internal */
+    readonly storeKeys: readonly string[] = grant.storeKeys,
+  ) {
+    this.keys = grant.keys;
+    this.token = grant.token;
+    this.fences = grant.fences;
+    this.ttl = grant.ttl;
+    this.acquiredAt = grant.startedAt;
+    this.holdUntil = grant.startedAt + grant.maxHold;
+    this.validUntil = runtime.validity(grant.ttl, grant.startedAt, grant.validityMs);
+  }
+
+  /** The first key (the only one for a single-key lock). */
+  get key(): string {
+    return this.keys[0];
+  }
+
+  /** Fencing token of the first key: pass it with every write the lock protects. */
+  get fence(): number {
+    return this.fences[0];
+  }
+
+  /** Wall-clock time (epoch ms) until which the lock is trusted to be held. */
+  get expiresAt(): number {
+    return Math.floor(performance.timeOrigin + this.validUntil);
+  }
+
+  /** Milliseconds for which the lock is still trusted to be held (0 once lost). */
+  get remainingTime(): number {
+    return this.isHeld ? Math.max(0, this.validUntil - performance.now()) : 0;
+  }
+
+  /** True until the lock is released, lost, or its validity runs out. */
+  get isHeld(): boolean {
+    return this.state === 'held' && performance.now() < this.validUntil;
+  }
+
+  /**
+   * Aborts, with a {@link LockLostError} as its reason, when the lock is lost:
+   * its lease ran out, an extension found another owner, or the hold cap was
+   * reached. Not aborted by a normal release.
+   */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.state !== 'held' && this.state !== 'released') this.controller.abort(this.lostError(this.state));
+      else if (this.state === 'held') this.armExpiry();
+    }
+    return this.controller.signal;
+  }
+
+  /**
+   * Sets the lease to `ttl` ms from now (default: the ttl it was taken with).
+   * Fails with {@link LockLostError} if the lock is no longer held, and then
+   * aborts the signal.
+   */
+  async extend(ttl = this.ttl): Promise<void> {
+    this.assertHeld();
+    const startedAt = performance.now();
+    const outcome = await this.runtime.store.extend(this.storeKeys, this.token, ttl);
+    if (outcome !== 'ok') {
+      this.lose(outcome);
+      throw this.lostError(outcome);
+    }
+    if (this.state !== 'held') throw this.lostError(this.state === 'released' ? 'expired' : this.state);
+    this.validUntil = this.runtime.validity(ttl, startedAt);
+    if (this.controller) this.armExpiry();
+  }
+
+  /**
+   * Releases the lock. Fails with {@link LockLostError} if it was not held any
+   * more (expired, or taken by another owner after expiring); the store is
+   * left untouched for keys held by another owner.
+   */
+  async release(): Promise<void> {
+    if (this.state === 'released') return;
+    this.stopTimers();
+    this.state = 'released';
+    let outcome: LockOutcome | undefined;
+    try {
+      outcome = await this.runtime.store.release(this.storeKeys, this.token);
+    } finally {
+      this.runtime.released(this, outcome === 'ok');
+    }
+    if (outcome !== 'ok') {
+      this.controller?.abort(this.lostError(outcome));
+      throw this.lostError(outcome);
+    }
+  }
+
+  /** Why the lock was lost, if it was; `undefined` while held or after a normal release. */
+  get lostReason(): LockLostReason | undefined {
+    return this.state === 'held' || this.state === 'released' ? undefined : this.state;
+  }
+
+  /**
+   * The same lock seen from a nested (reentrant) acquire: everything reads
+   * through to this lock, but `release` does nothing, since the outer holder
+   * releases. @internal
+   */
+  reentrantView(): Lock {
+    return new Proxy(this, {
+      get: (target, property) => {
+        if (property === 'release') return releaseNothing;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  /**
+   * Keeps the lease alive at a third of the ttl until the lock is released,
+   * lost, or has been held for `maxHold`. @internal
+   */
+  startRenewal(): void {
+    if (this.renewTimer || this.state !== 'held') return;
+    this.scheduleRenewal(this.ttl / 3);
+  }
+
+  /** Marks the lock lost and aborts its signal. @internal */
+  lose(reason: LockLostReason): void {
+    if (this.state !== 'held') return;
+    this.state = reason;
+    this.stopTimers();
+    this.controller?.abort(this.lostError(reason));
+  }
+
+  /** The error that says why this lock is not held. @internal */
+  lostError(reason: LockLostReason, cause?: unknown): LockLostError {
+    return new LockLostError(this.keys, reason, cause === undefined ? undefined : { cause });
+  }
+
+  /** Throws the lost error if the lock was lost or has run out. @internal */
+  assertHeld(): void {
+    if (this.state === 'held' && performance.now() >= this.validUntil) this.lose('expired');
+    if (this.state !== 'held') throw this.lostError(this.state === 'released' ? 'expired' : this.state);
+  }
+
+  private scheduleRenewal(delay: number): void {
+    this.renewTimer = setTimeout(() => void this.renew(), Math.max(0, delay));
+    this.renewTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    this.renewTimer = undefined;
+    if (this.state !== 'held') return;
+    const now = performance.now();
+    if (now >= this.validUntil) return this.lose('expired');
+    const holdLeft = this.holdUntil - now;
+    if (holdLeft <= 0) return this.loseAtExpiry('max-hold');
+    const ttl = Math.ceil(Math.min(this.ttl, holdLeft));
+    try {
+      await this.extend(ttl);
+    } catch (error) {
+      if (error instanceof LockLostError || this.state !== 'held') return;
+      // NOTE: the store did not answer (Redis down or slow). The lease may
+      // still be valid: retry soon while it lasts; the expiry timer below
+      // marks the lock lost if it runs out first.
+      this.armExpiry();
+      this.scheduleRenewal(Math.min(this.ttl / 10, Math.max(0, (this.validUntil - performance.now()) / 2)));
+      return;
+    }
+    if (ttl < this.ttl) return this.loseAtExpiry('max-hold');
+    this.scheduleRenewal(ttl / 3);
+  }
+
+  /** Stops renewing and declares the lock lost when its last lease ends. */
+  private loseAtExpiry(reason: LockLostReason): void {
+    const delay = Math.max(0, this.validUntil - performance.now());
+    this.expiryTimer = setTimeout(() => this.lose(reason), delay);
+    this.expiryTimer.unref();
+  }
+
+  private armExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    const delay = Math.max(0, this.validUntil - performance.now());
+    this.expiryTimer = setTimeout(() => this.lose('expired'), delay);
+    this.expiryTimer.unref();
+  }
+
+  private stopTimers(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.expiryTimer = this.renewTimer = undefined;
+  }
+}
+
+async function releaseNothing(): Promise<void> {}

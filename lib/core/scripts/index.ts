@@ -1,0 +1,4 @@
+export * from './lua-script.js';
+export * from './acquire.script.js';
+export * from './extend.script.js';
+export * from './release.script.js';
