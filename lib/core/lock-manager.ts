@@ -64,6 +64,8 @@ export class LockManager {
   private readonly context = new AsyncLocalStorage<LockContext>();
   private readonly queues = new Map<string, KeyQueue>();
   private readonly held = new Set<Lock>();
+  /** Fast-path attempts under way in this process, per single store key. */
+  private readonly inFlight = new Map<string, number>();
   private readonly waiting = new Set<LockWaiter>();
   private readonly runtime: LockRuntime;
   private closed = false;
@@ -115,6 +117,9 @@ export class LockManager {
    * Runs `fn` under the lock: acquires (waiting as configured), renews the
    * lease while `fn` runs, and always releases. Nested `using` calls in the
    * same async chain for keys already held reuse the lock (no self-deadlock).
+   * A nested call that asks for some keys the chain holds and some it does
+   * not takes only the missing ones; the lock passed to `fn` covers those,
+   * and `current(key)` finds the holder of any key.
    * If the lock is lost while `fn` runs, `lock.signal` aborts at once and,
    * once `fn` settles, `using` rejects with {@link LockLostError} (unless `fn`
    * itself failed, whose error wins).
@@ -190,17 +195,31 @@ export class LockManager {
   private async take(request: LockRequest): Promise<Lock> {
     const { options, storeKeys } = request;
     const token = createLockToken();
-    const queue = storeKeys.length === 1 ? this.queues.get(storeKeys[0]) : undefined;
-    // NOTE: a caller that finds local waiters queues behind them instead of
-    // barging in, so waiters in one process are served in arrival order.
-    if (!queue || queue.waiters.length === 0 || options.waitTimeout === 0) {
-      const startedAt = performance.now();
-      const result = await this.attempt(request, token, options.signal);
-      if (result.acquired) return this.grant(request, token, result.fences, startedAt, result.validityMs);
-      if (options.waitTimeout === 0) throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
-      return this.wait(request, token, result.retryAfterMs);
+    const single = storeKeys.length === 1 ? storeKeys[0] : undefined;
+    // NOTE: a caller that finds local waiters, or another local attempt in
+    // flight, queues behind them instead of barging in: waiters in one
+    // process are served in arrival order, and a burst of callers costs one
+    // store attempt instead of one each.
+    if (single !== undefined && options.waitTimeout > 0 && (this.queues.get(single)?.waiters.length || this.inFlight.has(single))) {
+      return this.wait(request, token, 0);
     }
-    return this.wait(request, token, 0);
+    if (single !== undefined) this.inFlight.set(single, (this.inFlight.get(single) ?? 0) + 1);
+    const startedAt = performance.now();
+    let result: AcquireResult;
+    try {
+      result = await this.attempt(request, token, options.signal);
+    } finally {
+      if (single !== undefined) this.leaveFlight(single);
+    }
+    if (result.acquired) return this.grant(request, token, result.fences, startedAt, result.validityMs);
+    if (options.waitTimeout === 0) throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
+    return this.wait(request, token, result.retryAfterMs);
+  }
+
+  private leaveFlight(storeKey: string): void {
+    const count = this.inFlight.get(storeKey)! - 1;
+    if (count === 0) this.inFlight.delete(storeKey);
+    else this.inFlight.set(storeKey, count);
   }
 
   /** One store attempt; a failed or abandoned one is followed by a release by token. */

@@ -223,6 +223,7 @@ export class Lock {
 
   /** Stops renewing and declares the lock lost when its last lease ends. */
   private loseAtExpiry(reason: LockLostReason): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     const delay = Math.max(0, this.validUntil - performance.now());
     this.expiryTimer = setTimeout(() => this.lose(reason), delay);
     this.expiryTimer.unref();

@@ -1,0 +1,259 @@
+/**
+ * The engine's behaviour on a real Redis (and the same waiting semantics on
+ * the memory store): waiting, handoff, renewal, loss, hold cap, reentrancy.
+ */
+import { Redis } from 'ioredis';
+import {
+  LockAbortedError,
+  LockLostError,
+  LockManager,
+  LockNotAcquiredError,
+  LockWaitTimeoutError,
+  MemoryLockStore,
+  RedisLockStore,
+  type Lock,
+  type LockStore,
+} from '../lib/index.js';
+import { CountingStore } from './support/counting-store.js';
+import { startRedis, sleep, type RedisServer } from './support/redis-harness.js';
+
+let server: RedisServer;
+let admin: Redis;
+const managers: LockManager[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  admin = new Redis(server.url);
+});
+
+afterEach(async () => {
+  await Promise.all(managers.splice(0).map((manager) => manager.close()));
+});
+
+afterAll(async () => {
+  await admin.quit();
+  await server.stop();
+});
+
+function manager(store: LockStore = new RedisLockStore({ url: server.url }), prefix = 'test:'): LockManager {
+  const created = new LockManager({ store, prefix });
+  managers.push(created);
+  return created;
+}
+
+let n = 0;
+const uniqueKey = (name = 'k') => `${name}-${++n}-${Math.random().toString(36).slice(2)}`;
+
+describe.each([
+  ['Redis', () => new RedisLockStore({ url: server.url })],
+  ['memory', () => new MemoryLockStore()],
+])('LockManager on the %s store', (_name, createStore) => {
+  it('gives the lock to a waiter as soon as the holder releases', async () => {
+    const locks = manager(createStore());
+    const key = uniqueKey();
+    const first = await locks.acquire(key, { ttl: 10_000 });
+    const second = locks.acquire(key, { ttl: 10_000, waitTimeout: 5000 });
+    await sleep(50);
+    await first.release();
+    const lock = await second;
+    expect(lock.fence).toBeGreaterThan(first.fence);
+    expect(lock.isHeld).toBe(true);
+    await lock.release();
+  });
+
+  it('fails a wait that outlasts waitTimeout with the remaining lease', async () => {
+    const locks = manager(createStore());
+    const key = uniqueKey();
+    const held = await locks.acquire(key, { ttl: 10_000 });
+    const error = await locks.acquire(key, { waitTimeout: 150 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockWaitTimeoutError);
+    expect(error).toBeInstanceOf(LockNotAcquiredError);
+    expect((error as LockWaitTimeoutError).retryAfterMs).toBeGreaterThan(9000);
+    await held.release();
+  });
+
+  it('retries when the holder expires without releasing', async () => {
+    const locks = manager(createStore());
+    const key = uniqueKey();
+    await locks.acquire(key, { ttl: 200 }); // never released: its holder "died"
+    const lock = await locks.acquire(key, { waitTimeout: 3000, retry: { baseDelay: 10_000, maxDelay: 10_000 } });
+    expect(lock.isHeld).toBe(true);
+    await lock.release();
+  });
+
+  it('serves 20 waiters in one process with about one store attempt each', async () => {
+    const store = new CountingStore(createStore());
+    const locks = manager(store);
+    const key = uniqueKey();
+    let inside = 0;
+    let overlaps = 0;
+    const fences: number[] = [];
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        locks.using(
+          key,
+          async (lock) => {
+            if (++inside > 1) overlaps++;
+            fences.push(lock.fence);
+            await sleep(2);
+            inside--;
+          },
+          { waitTimeout: 10_000 },
+        ),
+      ),
+    );
+    expect(overlaps).toBe(0);
+    expect(fences).toEqual([...fences].sort((a, b) => a - b));
+    expect(new Set(fences).size).toBe(20);
+    // 20 grants; the waiters' extra attempts stay a small constant, not a poll per waiter.
+    expect(store.calls.acquire).toBeLessThanOrEqual(20 + 3);
+    expect(store.calls.subscribe).toBe(1);
+  });
+
+  it('takes several keys together and waits for all of them', async () => {
+    const locks = manager(createStore());
+    const [a, b] = [uniqueKey('a'), uniqueKey('b')];
+    const holdB = await locks.acquire(b);
+    const both = locks.acquire([a, b], { waitTimeout: 3000 });
+    await sleep(30);
+    const holdA = await locks.tryAcquire(a); // nothing is taken while waiting
+    expect(holdA).not.toBeNull();
+    await holdA!.release();
+    await holdB.release();
+    const lock = await both;
+    expect(lock.keys).toEqual([a, b].sort());
+    await lock.release();
+  });
+
+  it('gives up waiting when the signal aborts', async () => {
+    const locks = manager(createStore());
+    const key = uniqueKey();
+    const held = await locks.acquire(key);
+    const controller = new AbortController();
+    const waiting = locks.acquire(key, { signal: controller.signal, waitTimeout: 10_000 });
+    setTimeout(() => controller.abort(), 50);
+    await expect(waiting).rejects.toBeInstanceOf(LockAbortedError);
+    await held.release();
+  });
+
+  it('returns null from tryAcquire under contention', async () => {
+    const locks = manager(createStore());
+    const key = uniqueKey();
+    const held = await locks.acquire(key);
+    expect(await locks.tryAcquire(key)).toBeNull();
+    await held.release();
+    const lock = await locks.tryAcquire(key);
+    expect(lock).not.toBeNull();
+    await lock!.release();
+  });
+
+  it('renews the lease while the work runs, far past the ttl', async () => {
+    const store = createStore();
+    const locks = manager(store);
+    const other = new LockManager({ store, prefix: 'test:' }); // a second owner on the same store
+    const key = uniqueKey();
+    const result = await locks.using(
+      key,
+      async (lock) => {
+        for (let i = 0; i < 6; i++) {
+          await sleep(100);
+          expect(await other.tryAcquire(key)).toBeNull();
+        }
+        return lock.signal.aborted;
+      },
+      { ttl: 150 },
+    );
+    expect(result).toBe(false);
+    expect(await other.tryAcquire(key)).not.toBeNull();
+  });
+
+  it('does not deadlock when the same call chain takes a key it holds', async () => {
+    const locks = manager(createStore());
+    const key = uniqueKey();
+    const other = uniqueKey();
+    const fences = await locks.using(key, async (outer) => {
+      const inner = await locks.using(key, async (lock) => lock.fence, { waitTimeout: 500 });
+      // the nested call takes only the key the chain does not hold yet
+      const both = await locks.using([key, other], async (lock) => [lock.keys, locks.current(key) === outer], { waitTimeout: 500 });
+      const view = await locks.acquire(key, { waitTimeout: 500 });
+      await view.release(); // the outer holder still holds it
+      expect(outer.isHeld).toBe(true);
+      expect(locks.current(key)).toBe(outer);
+      return [outer.fence, inner, both];
+    });
+    expect(fences[0]).toBe(fences[1]);
+    expect(fences[2]).toEqual([[other], true]);
+  });
+});
+
+describe('LockManager on Redis: losing a lock', () => {
+  it('aborts the signal and fails extend and release once the key is taken away', async () => {
+    const locks = manager();
+    const key = uniqueKey();
+    const lock = await locks.acquire(key, { ttl: 5000 });
+    await admin.del(`test:{${key}}`);
+    const extended = await lock.extend().catch((e: unknown) => e);
+    expect(extended).toBeInstanceOf(LockLostError);
+    expect((extended as LockLostError).reason).toBe('expired');
+    expect(lock.signal.aborted).toBe(true);
+    expect(lock.signal.reason).toBeInstanceOf(LockLostError);
+    await expect(lock.release()).rejects.toBeInstanceOf(LockLostError);
+  });
+
+  it('reports another owner when the lease expired and was taken over', async () => {
+    const locks = manager();
+    const key = uniqueKey();
+    const lock = await locks.acquire(key, { ttl: 100 });
+    await sleep(150);
+    const thief = await manager().acquire(key);
+    const error = await lock.release().catch((e: unknown) => e);
+    expect((error as LockLostError).reason).toBe('not-owner');
+    expect(thief.isHeld).toBe(true);
+    expect(await admin.get(`test:{${key}}`)).toContain(thief.token); // untouched
+  });
+
+  it('aborts the signal while the work runs when renewal finds the lock gone', async () => {
+    const locks = manager();
+    const key = uniqueKey();
+    let seen: unknown;
+    const run = locks.using(
+      key,
+      async (lock) => {
+        await admin.del(`test:{${key}}`);
+        await new Promise<void>((resolve) => lock.signal.addEventListener('abort', () => resolve()));
+        seen = lock.signal.reason;
+      },
+      { ttl: 300 },
+    );
+    await expect(run).rejects.toBeInstanceOf(LockLostError);
+    expect(seen).toBeInstanceOf(LockLostError);
+  });
+
+  it('stops renewing at maxHold so that a stuck holder lets go', async () => {
+    const locks = manager();
+    const key = uniqueKey();
+    let reason: unknown;
+    const startedAt = performance.now();
+    const run = locks.using(
+      key,
+      async (lock: Lock) => {
+        await new Promise<void>((resolve) => lock.signal.addEventListener('abort', () => resolve()));
+        reason = (lock.signal.reason as LockLostError).reason;
+      },
+      { ttl: 200, maxHold: 500 },
+    );
+    await expect(run).rejects.toMatchObject({ name: 'LockLostError', reason: 'max-hold' });
+    expect(reason).toBe('max-hold');
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(450);
+    expect(await manager().tryAcquire(key)).not.toBeNull();
+  });
+
+  it('releases held locks when the manager closes', async () => {
+    const locks = new LockManager({ store: new RedisLockStore({ url: server.url }), prefix: 'test:' });
+    const key = uniqueKey();
+    const lock = await locks.acquire(key, { ttl: 60_000 });
+    await locks.close();
+    expect(lock.isHeld).toBe(false);
+    expect(await manager().tryAcquire(key)).not.toBeNull();
+  });
+});

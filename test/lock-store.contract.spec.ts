@@ -1,0 +1,199 @@
+/**
+ * One contract, every store: the Redis store on a real server and the memory
+ * store must answer every operation the same way.
+ */
+import { Redis } from 'ioredis';
+import { MemoryLockStore, RedisLockStore, type LockStore } from '../lib/index.js';
+import { startRedis, sleep, type RedisServer } from './support/redis-harness.js';
+
+interface Backend {
+  name: string;
+  create(): Promise<LockStore>;
+  /** Drops a key behind the store's back, as a Redis restart or FLUSHALL would. */
+  wipe(key: string): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+let server: RedisServer;
+let admin: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  admin = new Redis(server.url);
+});
+
+afterAll(async () => {
+  await admin.quit();
+  await server.stop();
+});
+
+const memoryStores: MemoryLockStore[] = [];
+const backends: Backend[] = [
+  {
+    name: 'RedisLockStore',
+    create: async () => new RedisLockStore({ url: server.url }),
+    wipe: async (key) => void (await admin.del(key)),
+    teardown: async () => {},
+  },
+  {
+    name: 'MemoryLockStore',
+    create: async () => {
+      const store = new MemoryLockStore();
+      memoryStores.push(store);
+      return store;
+    },
+    wipe: async (key) => {
+      for (const store of memoryStores) (store as unknown as { entries: Map<string, unknown> }).entries.delete(key);
+    },
+    teardown: async () => {},
+  },
+];
+
+describe.each(backends)('$name contract', (backend) => {
+  let store: LockStore;
+  let n = 0;
+  const key = () => `contract:{k${++n}-${Math.random().toString(36).slice(2)}}`;
+
+  beforeEach(async () => {
+    store = await backend.create();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('grants a free key, refuses it to another token, and reports the remaining lease', async () => {
+    const k = key();
+    const first = await store.acquire([k], 'tokenA', 5000);
+    expect(first.acquired).toBe(true);
+    const second = await store.acquire([k], 'tokenB', 5000);
+    expect(second).toEqual({ acquired: false, retryAfterMs: expect.any(Number) });
+    if (!second.acquired) {
+      expect(second.retryAfterMs).toBeGreaterThan(4000);
+      expect(second.retryAfterMs).toBeLessThanOrEqual(5000);
+    }
+  });
+
+  it('answers a repeated acquire by the same token with the same fence', async () => {
+    const k = key();
+    const first = await store.acquire([k], 'tokenA', 5000);
+    const again = await store.acquire([k], 'tokenA', 5000);
+    expect(again).toEqual(first);
+  });
+
+  it('lets only the owner release, and says which case happened', async () => {
+    const k = key();
+    await store.acquire([k], 'tokenA', 5000);
+    expect(await store.release([k], 'tokenB')).toBe('not-owner');
+    expect((await store.acquire([k], 'tokenB', 5000)).acquired).toBe(false);
+    expect(await store.release([k], 'tokenA')).toBe('ok');
+    expect(await store.release([k], 'tokenA')).toBe('ok'); // a resent release
+    expect((await store.acquire([k], 'tokenB', 5000)).acquired).toBe(true);
+    expect(await store.release([k], 'tokenA')).toBe('not-owner');
+  });
+
+  it('lets only the owner extend, and never revives an expired lease', async () => {
+    const k = key();
+    await store.acquire([k], 'tokenA', 100);
+    expect(await store.extend([k], 'tokenB', 5000)).toBe('not-owner');
+    expect(await store.extend([k], 'tokenA', 300)).toBe('ok');
+    await sleep(150);
+    expect((await store.acquire([k], 'tokenB', 5000)).acquired).toBe(false); // extended past the first 100 ms
+    await sleep(250);
+    expect(await store.extend([k], 'tokenA', 5000)).toBe('expired');
+    expect(await store.release([k], 'tokenA')).toBe('expired');
+    expect((await store.acquire([k], 'tokenB', 5000)).acquired).toBe(true);
+  });
+
+  it('expires a lease after its ttl', async () => {
+    const k = key();
+    await store.acquire([k], 'tokenA', 80);
+    await sleep(130);
+    expect((await store.acquire([k], 'tokenB', 5000)).acquired).toBe(true);
+  });
+
+  it('issues strictly increasing fences across holders, even after the key is lost', async () => {
+    const k = key();
+    const fences: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const result = await store.acquire([k], `t${i}`, 5000);
+      if (!result.acquired) throw new Error('expected a grant');
+      fences.push(result.fences[0]);
+      await store.release([k], `t${i}`);
+      if (i === 10) await backend.wipe(k);
+    }
+    for (let i = 1; i < fences.length; i++) expect(fences[i]).toBeGreaterThan(fences[i - 1]);
+    expect(Number.isSafeInteger(fences.at(-1))).toBe(true);
+  });
+
+  it('takes several keys all or nothing', async () => {
+    const [a, b, c] = [key(), key(), key()];
+    expect((await store.acquire([b], 'other', 5000)).acquired).toBe(true);
+    expect((await store.acquire([a, b, c], 'tokenA', 5000)).acquired).toBe(false);
+    // nothing was taken: a and c are still free for anyone
+    expect((await store.acquire([a], 'x', 5000)).acquired).toBe(true);
+    expect((await store.acquire([c], 'y', 5000)).acquired).toBe(true);
+    await store.release([a], 'x');
+    await store.release([c], 'y');
+    await store.release([b], 'other');
+    const all = await store.acquire([a, b, c], 'tokenA', 5000);
+    expect(all.acquired && all.fences.length).toBe(3);
+    expect(await store.extend([a, b, c], 'tokenA', 5000)).toBe('ok');
+    expect(await store.release([a, b, c], 'tokenA')).toBe('ok');
+  });
+
+  it('notifies subscribers when a key is released, with the released fence', async () => {
+    const k = key();
+    const notices: Array<[string, string]> = [];
+    const unsubscribe = await store.subscribe([k], (releasedKey, id) => notices.push([releasedKey, id]));
+    const grant = await store.acquire([k], 'tokenA', 5000);
+    await store.release([k], 'tokenA');
+    const deadline = Date.now() + 2000;
+    while (notices.length === 0 && Date.now() < deadline) await sleep(5);
+    expect(notices).toEqual([[k, String(grant.acquired && grant.fences[0])]]);
+    unsubscribe();
+    await store.acquire([k], 'tokenB', 5000);
+    await store.release([k], 'tokenB');
+    await sleep(50);
+    expect(notices).toHaveLength(1);
+  });
+
+  it('does not notify for a release by a non-owner', async () => {
+    const k = key();
+    const notices: string[] = [];
+    const unsubscribe = await store.subscribe([k], (_key, id) => notices.push(id));
+    await store.acquire([k], 'tokenA', 5000);
+    await store.release([k], 'tokenB');
+    await sleep(50);
+    expect(notices).toEqual([]);
+    unsubscribe();
+  });
+});
+
+describe('RedisLockStore specifics', () => {
+  it('treats a key it did not write as held, and never overwrites it', async () => {
+    const store = new RedisLockStore({ url: server.url });
+    await admin.set('contract:{foreign}', 'someone else', 'PX', 2000);
+    const result = await store.acquire(['contract:{foreign}'], 'tokenA', 5000);
+    expect(result.acquired).toBe(false);
+    expect(await store.release(['contract:{foreign}'], 'tokenA')).toBe('not-owner');
+    expect(await admin.get('contract:{foreign}')).toBe('someone else');
+    await store.close();
+  });
+
+  it('reloads its scripts after the server forgets them', async () => {
+    const store = new RedisLockStore({ url: server.url });
+    expect((await store.acquire(['contract:{reload}'], 'a', 5000)).acquired).toBe(true);
+    await admin.script('FLUSH');
+    expect(await store.release(['contract:{reload}'], 'a')).toBe('ok');
+    await store.close();
+  });
+
+  it('leaves a client it was given open when it closes', async () => {
+    const client = new Redis(server.url);
+    const store = new RedisLockStore({ client });
+    await store.subscribe(['contract:{owned}'], () => {});
+    await store.close();
+    expect(await client.ping()).toBe('PONG');
+    await client.quit();
+  });
+});
