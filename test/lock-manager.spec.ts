@@ -15,7 +15,11 @@ import {
   type LockStore,
 } from '../lib/index.js';
 import { CountingStore } from './support/counting-store.js';
-import { startRedis, sleep, type RedisServer } from './support/redis-harness.js';
+import {
+  startRedis,
+  sleep,
+  type RedisServer,
+} from './support/redis-harness.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -35,14 +39,18 @@ afterAll(async () => {
   await server.stop();
 });
 
-function manager(store: LockStore = new RedisLockStore({ url: server.url }), prefix = 'test:'): LockManager {
+function manager(
+  store: LockStore = new RedisLockStore({ url: server.url }),
+  prefix = 'test:',
+): LockManager {
   const created = new LockManager({ store, prefix });
   managers.push(created);
   return created;
 }
 
 let n = 0;
-const uniqueKey = (name = 'k') => `${name}-${++n}-${Math.random().toString(36).slice(2)}`;
+const uniqueKey = (name = 'k') =>
+  `${name}-${++n}-${Math.random().toString(36).slice(2)}`;
 
 describe.each([
   ['Redis', () => new RedisLockStore({ url: server.url })],
@@ -65,7 +73,9 @@ describe.each([
     const locks = manager(createStore());
     const key = uniqueKey();
     const held = await locks.acquire(key, { ttl: 10_000 });
-    const error = await locks.acquire(key, { waitTimeout: 150 }).catch((e: unknown) => e);
+    const error = await locks
+      .acquire(key, { waitTimeout: 150 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LockWaitTimeoutError);
     expect(error).toBeInstanceOf(LockNotAcquiredError);
     expect((error as LockWaitTimeoutError).retryAfterMs).toBeGreaterThan(9000);
@@ -76,7 +86,10 @@ describe.each([
     const locks = manager(createStore());
     const key = uniqueKey();
     await locks.acquire(key, { ttl: 200 }); // never released: its holder "died"
-    const lock = await locks.acquire(key, { waitTimeout: 3000, retry: { baseDelay: 10_000, maxDelay: 10_000 } });
+    const lock = await locks.acquire(key, {
+      waitTimeout: 3000,
+      retry: { baseDelay: 10_000, maxDelay: 10_000 },
+    });
     expect(lock.isHeld).toBe(true);
     await lock.release();
   });
@@ -130,7 +143,10 @@ describe.each([
     const key = uniqueKey();
     const held = await locks.acquire(key);
     const controller = new AbortController();
-    const waiting = locks.acquire(key, { signal: controller.signal, waitTimeout: 10_000 });
+    const waiting = locks.acquire(key, {
+      signal: controller.signal,
+      waitTimeout: 10_000,
+    });
     setTimeout(() => controller.abort(), 50);
     await expect(waiting).rejects.toBeInstanceOf(LockAbortedError);
     await held.release();
@@ -172,9 +188,15 @@ describe.each([
     const key = uniqueKey();
     const other = uniqueKey();
     const fences = await locks.using(key, async (outer) => {
-      const inner = await locks.using(key, async (lock) => lock.fence, { waitTimeout: 500 });
+      const inner = await locks.using(key, async (lock) => lock.fence, {
+        waitTimeout: 500,
+      });
       // the nested call takes only the key the chain does not hold yet
-      const both = await locks.using([key, other], async (lock) => [lock.keys, locks.current(key) === outer], { waitTimeout: 500 });
+      const both = await locks.using(
+        [key, other],
+        async (lock) => [lock.keys, locks.current(key) === outer],
+        { waitTimeout: 500 },
+      );
       const view = await locks.acquire(key, { waitTimeout: 500 });
       await view.release(); // the outer holder still holds it
       expect(outer.isHeld).toBe(true);
@@ -220,7 +242,9 @@ describe('LockManager on Redis: losing a lock', () => {
       key,
       async (lock) => {
         await admin.del(`test:{${key}}`);
-        await new Promise<void>((resolve) => lock.signal.addEventListener('abort', () => resolve()));
+        await new Promise<void>((resolve) =>
+          lock.signal.addEventListener('abort', () => resolve()),
+        );
         seen = lock.signal.reason;
       },
       { ttl: 300 },
@@ -237,19 +261,27 @@ describe('LockManager on Redis: losing a lock', () => {
     const run = locks.using(
       key,
       async (lock: Lock) => {
-        await new Promise<void>((resolve) => lock.signal.addEventListener('abort', () => resolve()));
+        await new Promise<void>((resolve) =>
+          lock.signal.addEventListener('abort', () => resolve()),
+        );
         reason = (lock.signal.reason as LockLostError).reason;
       },
       { ttl: 200, maxHold: 500 },
     );
-    await expect(run).rejects.toMatchObject({ name: 'LockLostError', reason: 'max-hold' });
+    await expect(run).rejects.toMatchObject({
+      name: 'LockLostError',
+      reason: 'max-hold',
+    });
     expect(reason).toBe('max-hold');
     expect(performance.now() - startedAt).toBeGreaterThanOrEqual(450);
     expect(await manager().tryAcquire(key)).not.toBeNull();
   });
 
   it('releases held locks when the manager closes', async () => {
-    const locks = new LockManager({ store: new RedisLockStore({ url: server.url }), prefix: 'test:' });
+    const locks = new LockManager({
+      store: new RedisLockStore({ url: server.url }),
+      prefix: 'test:',
+    });
     const key = uniqueKey();
     const lock = await locks.acquire(key, { ttl: 60_000 });
     await locks.close();

@@ -3,8 +3,16 @@
  * store must answer every operation the same way.
  */
 import { Redis } from 'ioredis';
-import { MemoryLockStore, RedisLockStore, type LockStore } from '../lib/index.js';
-import { startRedis, sleep, type RedisServer } from './support/redis-harness.js';
+import {
+  MemoryLockStore,
+  RedisLockStore,
+  type LockStore,
+} from '../lib/index.js';
+import {
+  startRedis,
+  sleep,
+  type RedisServer,
+} from './support/redis-harness.js';
 
 interface Backend {
   name: string;
@@ -43,7 +51,10 @@ const backends: Backend[] = [
       return store;
     },
     wipe: async (key) => {
-      for (const store of memoryStores) (store as unknown as { entries: Map<string, unknown> }).entries.delete(key);
+      for (const store of memoryStores)
+        (store as unknown as { entries: Map<string, unknown> }).entries.delete(
+          key,
+        );
     },
     teardown: async () => {},
   },
@@ -66,7 +77,10 @@ describe.each(backends)('$name contract', (backend) => {
     const first = await store.acquire([k], 'tokenA', 5000);
     expect(first.acquired).toBe(true);
     const second = await store.acquire([k], 'tokenB', 5000);
-    expect(second).toEqual({ acquired: false, retryAfterMs: expect.any(Number) });
+    expect(second).toEqual({
+      acquired: false,
+      retryAfterMs: expect.any(Number),
+    });
     if (!second.acquired) {
       expect(second.retryAfterMs).toBeGreaterThan(4000);
       expect(second.retryAfterMs).toBeLessThanOrEqual(5000);
@@ -121,14 +135,17 @@ describe.each(backends)('$name contract', (backend) => {
       await store.release([k], `t${i}`);
       if (i === 10) await backend.wipe(k);
     }
-    for (let i = 1; i < fences.length; i++) expect(fences[i]).toBeGreaterThan(fences[i - 1]);
+    for (let i = 1; i < fences.length; i++)
+      expect(fences[i]).toBeGreaterThan(fences[i - 1]);
     expect(Number.isSafeInteger(fences.at(-1))).toBe(true);
   });
 
   it('takes several keys all or nothing', async () => {
     const [a, b, c] = [key(), key(), key()];
     expect((await store.acquire([b], 'other', 5000)).acquired).toBe(true);
-    expect((await store.acquire([a, b, c], 'tokenA', 5000)).acquired).toBe(false);
+    expect((await store.acquire([a, b, c], 'tokenA', 5000)).acquired).toBe(
+      false,
+    );
     // nothing was taken: a and c are still free for anyone
     expect((await store.acquire([a], 'x', 5000)).acquired).toBe(true);
     expect((await store.acquire([c], 'y', 5000)).acquired).toBe(true);
@@ -144,7 +161,9 @@ describe.each(backends)('$name contract', (backend) => {
   it('notifies subscribers when a key is released, with the released fence', async () => {
     const k = key();
     const notices: Array<[string, string]> = [];
-    const unsubscribe = await store.subscribe([k], (releasedKey, id) => notices.push([releasedKey, id]));
+    const unsubscribe = await store.subscribe([k], (releasedKey, id) =>
+      notices.push([releasedKey, id]),
+    );
     const grant = await store.acquire([k], 'tokenA', 5000);
     await store.release([k], 'tokenA');
     const deadline = Date.now() + 2000;
@@ -160,7 +179,9 @@ describe.each(backends)('$name contract', (backend) => {
   it('does not notify for a release by a non-owner', async () => {
     const k = key();
     const notices: string[] = [];
-    const unsubscribe = await store.subscribe([k], (_key, id) => notices.push(id));
+    const unsubscribe = await store.subscribe([k], (_key, id) =>
+      notices.push(id),
+    );
     await store.acquire([k], 'tokenA', 5000);
     await store.release([k], 'tokenB');
     await sleep(50);
@@ -175,14 +196,18 @@ describe('RedisLockStore specifics', () => {
     await admin.set('contract:{foreign}', 'someone else', 'PX', 2000);
     const result = await store.acquire(['contract:{foreign}'], 'tokenA', 5000);
     expect(result.acquired).toBe(false);
-    expect(await store.release(['contract:{foreign}'], 'tokenA')).toBe('not-owner');
+    expect(await store.release(['contract:{foreign}'], 'tokenA')).toBe(
+      'not-owner',
+    );
     expect(await admin.get('contract:{foreign}')).toBe('someone else');
     await store.close();
   });
 
   it('reloads its scripts after the server forgets them', async () => {
     const store = new RedisLockStore({ url: server.url });
-    expect((await store.acquire(['contract:{reload}'], 'a', 5000)).acquired).toBe(true);
+    expect(
+      (await store.acquire(['contract:{reload}'], 'a', 5000)).acquired,
+    ).toBe(true);
     await admin.script('FLUSH');
     expect(await store.release(['contract:{reload}'], 'a')).toBe('ok');
     await store.close();

@@ -11,9 +11,14 @@ describe('lockKey', () => {
     expect(lockKey('a%3Ab')).not.toBe(lockKey('a:b'));
   });
 
-  it.each([undefined, null, {}, [], NaN, Infinity, '', true, Symbol('s')])('rejects %p', (value) => {
-    expect(() => lockKey('order', value as never)).toThrow(InvalidLockKeyError);
-  });
+  it.each([undefined, null, {}, [], NaN, Infinity, '', true, Symbol('s')])(
+    'rejects %p',
+    (value) => {
+      expect(() => lockKey('order', value as never)).toThrow(
+        InvalidLockKeyError,
+      );
+    },
+  );
 });
 
 describe('LockKeyspace', () => {

@@ -31,12 +31,18 @@ export function encodeKeyPart(part: unknown, index = 0): string {
   switch (typeof part) {
     case 'string':
       if (part.length === 0) {
-        throw new InvalidLockKeyError(`Lock key part ${index} is an empty string.`, part);
+        throw new InvalidLockKeyError(
+          `Lock key part ${index} is an empty string.`,
+          part,
+        );
       }
       return part.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
     case 'number':
       if (!Number.isFinite(part)) {
-        throw new InvalidLockKeyError(`Lock key part ${index} is ${part}; only finite numbers can name a lock.`, part);
+        throw new InvalidLockKeyError(
+          `Lock key part ${index} is ${part}; only finite numbers can name a lock.`,
+          part,
+        );
       }
       return String(part);
     case 'bigint':
@@ -68,10 +74,14 @@ export class LockKeyspace {
     readonly maxKeyLength: number,
   ) {
     if (/[{}]/.test(prefix)) {
-      throw new InvalidLockKeyError(`The key prefix "${prefix}" must not contain "{" or "}" (they are used as the Redis Cluster hash tag).`);
+      throw new InvalidLockKeyError(
+        `The key prefix "${prefix}" must not contain "{" or "}" (they are used as the Redis Cluster hash tag).`,
+      );
     }
     if (!Number.isInteger(maxKeyLength) || maxKeyLength < 64) {
-      throw new InvalidLockKeyError(`maxKeyLength must be an integer of at least 64 (got ${maxKeyLength}).`);
+      throw new InvalidLockKeyError(
+        `maxKeyLength must be an integer of at least 64 (got ${maxKeyLength}).`,
+      );
     }
   }
 
@@ -82,18 +92,28 @@ export class LockKeyspace {
    */
   toStoreKey(key: unknown): string {
     if (typeof key !== 'string' || key.length === 0) {
-      throw new InvalidLockKeyError(`A lock key must be a non-empty string (got ${describeValue(key)}); build one with lockKey(...parts).`, key);
+      throw new InvalidLockKeyError(
+        `A lock key must be a non-empty string (got ${describeValue(key)}); build one with lockKey(...parts).`,
+        key,
+      );
     }
-    const bounded = key.length > this.maxKeyLength ? `${key.slice(0, 32)}#${createHash('sha256').update(key).digest('base64url')}` : key;
+    const bounded =
+      key.length > this.maxKeyLength
+        ? `${key.slice(0, 32)}#${createHash('sha256').update(key).digest('base64url')}`
+        : key;
     return `${this.prefix}{${bounded}}`;
   }
 
   /** Normalizes one key or several into a non-empty, duplicate-free list. */
   normalize(keyOrKeys: string | readonly string[]): string[] {
     if (typeof keyOrKeys !== 'string' && !Array.isArray(keyOrKeys)) {
-      throw new InvalidLockKeyError(`A lock key must be a string or an array of strings (got ${describeValue(keyOrKeys)}).`, keyOrKeys);
+      throw new InvalidLockKeyError(
+        `A lock key must be a string or an array of strings (got ${describeValue(keyOrKeys)}).`,
+        keyOrKeys,
+      );
     }
-    const keys: string[] = typeof keyOrKeys === 'string' ? [keyOrKeys] : [...keyOrKeys];
+    const keys: string[] =
+      typeof keyOrKeys === 'string' ? [keyOrKeys] : [...keyOrKeys];
     if (keys.length === 0) {
       throw new InvalidLockKeyError('At least one lock key is needed.');
     }

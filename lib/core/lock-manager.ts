@@ -5,7 +5,12 @@ import { LockError } from './errors/lock-error.js';
 import { LockNotAcquiredError } from './errors/lock-not-acquired.error.js';
 import { Lock, type LockGrant, type LockRuntime } from './lock.js';
 import { LockKeyspace } from './lock-key.js';
-import { DEFAULT_LOCK_OPTIONS, type LockManagerOptions, type LockOptions, type ResolvedLockOptions } from './lock-options.js';
+import {
+  DEFAULT_LOCK_OPTIONS,
+  type LockManagerOptions,
+  type LockOptions,
+  type ResolvedLockOptions,
+} from './lock-options.js';
 import { createLockToken } from './lock-token.js';
 import { LockWaiter } from './lock-waiter.js';
 import type { AcquireResult, LockStore } from './stores/lock-store.js';
@@ -71,14 +76,25 @@ export class LockManager {
   private closed = false;
 
   constructor(options: LockManagerOptions) {
-    if (!options?.store) throw new LockError('LockManager needs a store (RedisLockStore, MemoryLockStore, ...).');
+    if (!options?.store)
+      throw new LockError(
+        'LockManager needs a store (RedisLockStore, MemoryLockStore, ...).',
+      );
     this.store = options.store;
-    this.keyspace = new LockKeyspace(options.prefix ?? 'lock:', options.maxKeyLength ?? 256);
+    this.keyspace = new LockKeyspace(
+      options.prefix ?? 'lock:',
+      options.maxKeyLength ?? 256,
+    );
     this.driftFactor = options.driftFactor ?? 0.01;
-    this.defaults = resolveOptions(DEFAULT_LOCK_OPTIONS, options.defaults ?? {}, 'defaults');
+    this.defaults = resolveOptions(
+      DEFAULT_LOCK_OPTIONS,
+      options.defaults ?? {},
+      'defaults',
+    );
     this.runtime = {
       store: this.store,
-      validity: (ttl, startedAt, reported) => startedAt + (reported ?? ttl) - (ttl * this.driftFactor + 2),
+      validity: (ttl, startedAt, reported) =>
+        startedAt + (reported ?? ttl) - (ttl * this.driftFactor + 2),
       released: (lock, freed) => this.onReleased(lock, freed),
     };
   }
@@ -101,7 +117,10 @@ export class LockManager {
    * One attempt: the lock, or `null` if another owner holds it. Rejects only
    * for a store failure or bad input.
    */
-  async tryAcquire(keys: LockKeys, options?: Omit<LockOptions, 'waitTimeout'>): Promise<Lock | null> {
+  async tryAcquire(
+    keys: LockKeys,
+    options?: Omit<LockOptions, 'waitTimeout'>,
+  ): Promise<Lock | null> {
     const request = this.request(keys, { ...options, waitTimeout: 0 });
     const reentrant = this.reentrantLock(request.keys);
     if (reentrant) return reentrant;
@@ -124,12 +143,22 @@ export class LockManager {
    * once `fn` settles, `using` rejects with {@link LockLostError} (unless `fn`
    * itself failed, whose error wins).
    */
-  async using<T>(keys: LockKeys, fn: (lock: Lock) => T | Promise<T>, options?: LockOptions): Promise<T> {
+  async using<T>(
+    keys: LockKeys,
+    fn: (lock: Lock) => T | Promise<T>,
+    options?: LockOptions,
+  ): Promise<T> {
     const request = this.request(keys, { ...options, autoRenew: true });
     const context = this.context.getStore();
-    const missing = context ? request.keys.filter((key) => !context.locks.get(key)?.isHeld) : request.keys;
+    const missing = context
+      ? request.keys.filter((key) => !context.locks.get(key)?.isHeld)
+      : request.keys;
     if (missing.length === 0) return fn(context!.locks.get(request.keys[0])!);
-    const lock = await this.take(missing.length === request.keys.length ? request : this.narrow(request, missing));
+    const lock = await this.take(
+      missing.length === request.keys.length
+        ? request
+        : this.narrow(request, missing),
+    );
     const locks = new Map(context?.locks);
     for (const key of lock.keys) locks.set(key, lock);
     let result: T;
@@ -165,30 +194,42 @@ export class LockManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const waiter of this.waiting) waiter.fail(new LockError('The lock manager was closed while waiting.'));
+    for (const waiter of this.waiting)
+      waiter.fail(new LockError('The lock manager was closed while waiting.'));
     const locks = [...this.held];
     for (const lock of locks) lock.lose('closed');
     await Promise.allSettled(locks.map((lock) => lock.release()));
     await this.store.close();
   }
 
-  private request(keys: LockKeys, options: LockOptions | undefined): LockRequest {
+  private request(
+    keys: LockKeys,
+    options: LockOptions | undefined,
+  ): LockRequest {
     if (this.closed) throw new LockError('The lock manager is closed.');
     const normalized = this.keyspace.normalize(keys);
     return {
       keys: normalized,
       storeKeys: normalized.map((key) => this.keyspace.toStoreKey(key)),
-      options: options === undefined ? this.defaults : resolveOptions(this.defaults, options, 'options'),
+      options:
+        options === undefined
+          ? this.defaults
+          : resolveOptions(this.defaults, options, 'options'),
     };
   }
 
   private narrow(request: LockRequest, keys: readonly string[]): LockRequest {
-    return { ...request, keys, storeKeys: keys.map((key) => this.keyspace.toStoreKey(key)) };
+    return {
+      ...request,
+      keys,
+      storeKeys: keys.map((key) => this.keyspace.toStoreKey(key)),
+    };
   }
 
   private reentrantLock(keys: readonly string[]): Lock | undefined {
     const context = this.context.getStore();
-    if (!context || !keys.every((key) => context.locks.get(key)?.isHeld)) return undefined;
+    if (!context || !keys.every((key) => context.locks.get(key)?.isHeld))
+      return undefined;
     return context.locks.get(keys[0])!.reentrantView();
   }
 
@@ -200,10 +241,15 @@ export class LockManager {
     // flight, queues behind them instead of barging in: waiters in one
     // process are served in arrival order, and a burst of callers costs one
     // store attempt instead of one each.
-    if (single !== undefined && options.waitTimeout > 0 && (this.queues.get(single)?.waiters.length || this.inFlight.has(single))) {
+    if (
+      single !== undefined &&
+      options.waitTimeout > 0 &&
+      (this.queues.get(single)?.waiters.length || this.inFlight.has(single))
+    ) {
       return this.wait(request, token, 0);
     }
-    if (single !== undefined) this.inFlight.set(single, (this.inFlight.get(single) ?? 0) + 1);
+    if (single !== undefined)
+      this.inFlight.set(single, (this.inFlight.get(single) ?? 0) + 1);
     const startedAt = performance.now();
     let result: AcquireResult;
     try {
@@ -211,8 +257,16 @@ export class LockManager {
     } finally {
       if (single !== undefined) this.leaveFlight(single);
     }
-    if (result.acquired) return this.grant(request, token, result.fences, startedAt, result.validityMs);
-    if (options.waitTimeout === 0) throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
+    if (result.acquired)
+      return this.grant(
+        request,
+        token,
+        result.fences,
+        startedAt,
+        result.validityMs,
+      );
+    if (options.waitTimeout === 0)
+      throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
     return this.wait(request, token, result.retryAfterMs);
   }
 
@@ -223,17 +277,34 @@ export class LockManager {
   }
 
   /** One store attempt; a failed or abandoned one is followed by a release by token. */
-  private async attempt(request: LockRequest, token: string, signal?: AbortSignal, waiter?: LockWaiter): Promise<AcquireResult> {
-    const pending = this.store.acquire(request.storeKeys, token, request.options.ttl);
+  private async attempt(
+    request: LockRequest,
+    token: string,
+    signal?: AbortSignal,
+    waiter?: LockWaiter,
+  ): Promise<AcquireResult> {
+    const pending = this.store.acquire(
+      request.storeKeys,
+      token,
+      request.options.ttl,
+    );
     try {
       return await (waiter ? waiter.race(pending) : pending);
     } catch (error) {
       // NOTE: the command may still run on the server (a timeout is not a
       // refusal), and the waiter may have given up while it was in flight.
       // Releasing by token is always safe and leaves no orphan lease.
-      if (error instanceof LockBackendUnavailableError || waiter?.cancelled || signal?.aborted) {
+      if (
+        error instanceof LockBackendUnavailableError ||
+        waiter?.cancelled ||
+        signal?.aborted
+      ) {
         pending.then(
-          (result) => void (result.acquired && this.store.release(request.storeKeys, token).catch(noop)),
+          (result) =>
+            void (
+              result.acquired &&
+              this.store.release(request.storeKeys, token).catch(noop)
+            ),
           () => this.store.release(request.storeKeys, token).catch(noop),
         );
       }
@@ -241,9 +312,18 @@ export class LockManager {
     }
   }
 
-  private async wait(request: LockRequest, token: string, retryAfterMs: number): Promise<Lock> {
+  private async wait(
+    request: LockRequest,
+    token: string,
+    retryAfterMs: number,
+  ): Promise<Lock> {
     const { keys, storeKeys, options } = request;
-    const waiter = new LockWaiter(keys, options.waitTimeout, retryAfterMs, options.signal);
+    const waiter = new LockWaiter(
+      keys,
+      options.waitTimeout,
+      retryAfterMs,
+      options.signal,
+    );
     const queues = storeKeys.map((key) => this.queue(key));
     const single = queues.length === 1;
     if (single) queues[0].waiters.push(waiter);
@@ -251,7 +331,9 @@ export class LockManager {
     this.waiting.add(waiter);
     let granted = false;
     try {
-      await waiter.race(Promise.all(queues.map((queue) => this.subscribe(queue))));
+      await waiter.race(
+        Promise.all(queues.map((queue) => this.subscribe(queue))),
+      );
       for (;;) {
         if (single && queues[0].waiters[0] !== waiter) {
           await waiter.sleep(Infinity);
@@ -261,16 +343,27 @@ export class LockManager {
         const result = await this.attempt(request, token, undefined, waiter);
         if (result.acquired) {
           granted = true;
-          return this.grant(request, token, result.fences, startedAt, result.validityMs);
+          return this.grant(
+            request,
+            token,
+            result.fences,
+            startedAt,
+            result.validityMs,
+          );
         }
         waiter.retryAfterMs = result.retryAfterMs;
-        const backoff = backoffDelay(waiter.attempts++, options.baseDelay, options.maxDelay);
+        const backoff = backoffDelay(
+          waiter.attempts++,
+          options.baseDelay,
+          options.maxDelay,
+        );
         await waiter.sleep(Math.min(result.retryAfterMs + 1, backoff));
       }
     } finally {
       waiter.dispose();
       this.waiting.delete(waiter);
-      for (const queue of queues) this.leave(queue, waiter, granted ? options.ttl : 0);
+      for (const queue of queues)
+        this.leave(queue, waiter, granted ? options.ttl : 0);
     }
   }
 
@@ -284,7 +377,9 @@ export class LockManager {
   }
 
   private subscribe(queue: KeyQueue): Promise<unknown> {
-    queue.subscription ??= this.store.subscribe([queue.key], (key, id) => this.onNotice(key, Number(id)));
+    queue.subscription ??= this.store.subscribe([queue.key], (key, id) =>
+      this.onNotice(key, Number(id)),
+    );
     return queue.subscription;
   }
 
@@ -302,7 +397,11 @@ export class LockManager {
       if (grantedTtl > 0) head.wakeIn(grantedTtl);
       else head.wake();
     }
-    if (queue.waiters.length === 0 && queue.others.size === 0 && this.queues.get(queue.key) === queue) {
+    if (
+      queue.waiters.length === 0 &&
+      queue.others.size === 0 &&
+      this.queues.get(queue.key) === queue
+    ) {
       this.queues.delete(queue.key);
       queue.subscription?.then((unsubscribe) => unsubscribe(), noop);
     }
@@ -316,7 +415,13 @@ export class LockManager {
     for (const waiter of queue.others) waiter.wake();
   }
 
-  private grant(request: LockRequest, token: string, fences: readonly number[], startedAt: number, validityMs?: number): Lock {
+  private grant(
+    request: LockRequest,
+    token: string,
+    fences: readonly number[],
+    startedAt: number,
+    validityMs?: number,
+  ): Lock {
     const grant: LockGrant = {
       keys: request.keys,
       storeKeys: request.storeKeys,
@@ -337,18 +442,29 @@ export class LockManager {
     this.held.delete(lock);
     // NOTE: wake local waiters now rather than after the pub/sub round trip;
     // the same notice arriving over pub/sub later is dropped by its id.
-    if (freed) lock.storeKeys.forEach((key, index) => this.onNotice(key, lock.fences[index]));
+    if (freed)
+      lock.storeKeys.forEach((key, index) =>
+        this.onNotice(key, lock.fences[index]),
+      );
   }
 }
 
-function resolveOptions(base: ResolvedLockOptions | typeof DEFAULT_LOCK_OPTIONS, options: LockOptions, label: string): ResolvedLockOptions {
+function resolveOptions(
+  base: ResolvedLockOptions | typeof DEFAULT_LOCK_OPTIONS,
+  options: LockOptions,
+  label: string,
+): ResolvedLockOptions {
   const resolved: ResolvedLockOptions = {
     ttl: options.ttl ?? base.ttl,
     waitTimeout: options.waitTimeout ?? base.waitTimeout,
     maxHold: options.maxHold ?? base.maxHold,
     autoRenew: options.autoRenew ?? base.autoRenew,
-    baseDelay: options.retry?.baseDelay ?? ('baseDelay' in base ? base.baseDelay : base.retry.baseDelay),
-    maxDelay: options.retry?.maxDelay ?? ('maxDelay' in base ? base.maxDelay : base.retry.maxDelay),
+    baseDelay:
+      options.retry?.baseDelay ??
+      ('baseDelay' in base ? base.baseDelay : base.retry.baseDelay),
+    maxDelay:
+      options.retry?.maxDelay ??
+      ('maxDelay' in base ? base.maxDelay : base.retry.maxDelay),
     signal: options.signal,
   };
   assertDuration(resolved.ttl, `${label}.ttl`, 1);
@@ -360,8 +476,15 @@ function resolveOptions(base: ResolvedLockOptions | typeof DEFAULT_LOCK_OPTIONS,
 }
 
 function assertDuration(value: number, name: string, min: number): void {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || (!Number.isFinite(value) && name.endsWith('ttl'))) {
-    throw new LockError(`${name} must be a number of milliseconds of at least ${min} (got ${String(value)}).`);
+  if (
+    typeof value !== 'number' ||
+    Number.isNaN(value) ||
+    value < min ||
+    (!Number.isFinite(value) && name.endsWith('ttl'))
+  ) {
+    throw new LockError(
+      `${name} must be a number of milliseconds of at least ${min} (got ${String(value)}).`,
+    );
   }
 }
 

@@ -21,7 +21,8 @@ export class LockWaiter {
   private readonly deadlineTimer?: NodeJS.Timeout;
   private readonly startedAt = performance.now();
   private cancel!: (error: Error) => void;
-  private readonly onAbort = () => this.fail(new LockAbortedError(this.keys, { cause: this.signal?.reason }));
+  private readonly onAbort = () =>
+    this.fail(new LockAbortedError(this.keys, { cause: this.signal?.reason }));
 
   constructor(
     readonly keys: readonly string[],
@@ -30,11 +31,20 @@ export class LockWaiter {
     private readonly signal?: AbortSignal,
   ) {
     this.retryAfterMs = retryAfterMs;
-    this.cancellation = new Promise<never>((_, reject) => (this.cancel = reject));
+    this.cancellation = new Promise<never>(
+      (_, reject) => (this.cancel = reject),
+    );
     this.cancellation.catch(noop);
     if (Number.isFinite(waitTimeout)) {
       this.deadlineTimer = setTimeout(
-        () => this.fail(new LockWaitTimeoutError(keys, this.retryAfterMs, Math.round(performance.now() - this.startedAt))),
+        () =>
+          this.fail(
+            new LockWaitTimeoutError(
+              keys,
+              this.retryAfterMs,
+              Math.round(performance.now() - this.startedAt),
+            ),
+          ),
         waitTimeout,
       );
     }

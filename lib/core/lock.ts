@@ -1,4 +1,7 @@
-import { LockLostError, type LockLostReason } from './errors/lock-lost.error.js';
+import {
+  LockLostError,
+  type LockLostReason,
+} from './errors/lock-lost.error.js';
 import type { LockOutcome, LockStore } from './stores/lock-store.js';
 
 /** What a lock needs from the manager that granted it. @internal */
@@ -64,7 +67,11 @@ export class Lock {
     this.ttl = grant.ttl;
     this.acquiredAt = grant.startedAt;
     this.holdUntil = grant.startedAt + grant.maxHold;
-    this.validUntil = runtime.validity(grant.ttl, grant.startedAt, grant.validityMs);
+    this.validUntil = runtime.validity(
+      grant.ttl,
+      grant.startedAt,
+      grant.validityMs,
+    );
   }
 
   /** The first key (the only one for a single-key lock). */
@@ -100,7 +107,8 @@ export class Lock {
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
-      if (this.state !== 'held' && this.state !== 'released') this.controller.abort(this.lostError(this.state));
+      if (this.state !== 'held' && this.state !== 'released')
+        this.controller.abort(this.lostError(this.state));
       else if (this.state === 'held') this.armExpiry();
     }
     return this.controller.signal;
@@ -114,12 +122,17 @@ export class Lock {
   async extend(ttl = this.ttl): Promise<void> {
     this.assertHeld();
     const startedAt = performance.now();
-    const outcome = await this.runtime.store.extend(this.storeKeys, this.token, ttl);
+    const outcome = await this.runtime.store.extend(
+      this.storeKeys,
+      this.token,
+      ttl,
+    );
     if (outcome !== 'ok') {
       this.lose(outcome);
       throw this.lostError(outcome);
     }
-    if (this.state !== 'held') throw this.lostError(this.state === 'released' ? 'expired' : this.state);
+    if (this.state !== 'held')
+      throw this.lostError(this.state === 'released' ? 'expired' : this.state);
     this.validUntil = this.runtime.validity(ttl, startedAt);
     if (this.controller) this.armExpiry();
   }
@@ -147,7 +160,9 @@ export class Lock {
 
   /** Why the lock was lost, if it was; `undefined` while held or after a normal release. */
   get lostReason(): LockLostReason | undefined {
-    return this.state === 'held' || this.state === 'released' ? undefined : this.state;
+    return this.state === 'held' || this.state === 'released'
+      ? undefined
+      : this.state;
   }
 
   /**
@@ -184,13 +199,19 @@ export class Lock {
 
   /** The error that says why this lock is not held. @internal */
   lostError(reason: LockLostReason, cause?: unknown): LockLostError {
-    return new LockLostError(this.keys, reason, cause === undefined ? undefined : { cause });
+    return new LockLostError(
+      this.keys,
+      reason,
+      cause === undefined ? undefined : { cause },
+    );
   }
 
   /** Throws the lost error if the lock was lost or has run out. @internal */
   assertHeld(): void {
-    if (this.state === 'held' && performance.now() >= this.validUntil) this.lose('expired');
-    if (this.state !== 'held') throw this.lostError(this.state === 'released' ? 'expired' : this.state);
+    if (this.state === 'held' && performance.now() >= this.validUntil)
+      this.lose('expired');
+    if (this.state !== 'held')
+      throw this.lostError(this.state === 'released' ? 'expired' : this.state);
   }
 
   private scheduleRenewal(delay: number): void {
@@ -214,7 +235,12 @@ export class Lock {
       // still be valid: retry soon while it lasts; the expiry timer below
       // marks the lock lost if it runs out first.
       this.armExpiry();
-      this.scheduleRenewal(Math.min(this.ttl / 10, Math.max(0, (this.validUntil - performance.now()) / 2)));
+      this.scheduleRenewal(
+        Math.min(
+          this.ttl / 10,
+          Math.max(0, (this.validUntil - performance.now()) / 2),
+        ),
+      );
       return;
     }
     if (ttl < this.ttl) return this.loseAtExpiry('max-hold');

@@ -1,4 +1,9 @@
-import type { AcquireResult, LockOutcome, LockStore, ReleaseListener } from '../../lib/index.js';
+import type {
+  AcquireResult,
+  LockOutcome,
+  LockStore,
+  ReleaseListener,
+} from '../../lib/index.js';
 
 /** Wraps a store and counts the calls made to it, to check request budgets. */
 export class CountingStore implements LockStore {
@@ -6,12 +11,20 @@ export class CountingStore implements LockStore {
 
   constructor(private readonly inner: LockStore) {}
 
-  acquire(keys: readonly string[], token: string, ttlMs: number): Promise<AcquireResult> {
+  acquire(
+    keys: readonly string[],
+    token: string,
+    ttlMs: number,
+  ): Promise<AcquireResult> {
     this.calls.acquire++;
     return this.inner.acquire(keys, token, ttlMs);
   }
 
-  extend(keys: readonly string[], token: string, ttlMs: number): Promise<LockOutcome> {
+  extend(
+    keys: readonly string[],
+    token: string,
+    ttlMs: number,
+  ): Promise<LockOutcome> {
     this.calls.extend++;
     return this.inner.extend(keys, token, ttlMs);
   }
@@ -21,7 +34,10 @@ export class CountingStore implements LockStore {
     return this.inner.release(keys, token);
   }
 
-  subscribe(keys: readonly string[], listener: ReleaseListener): Promise<() => void> {
+  subscribe(
+    keys: readonly string[],
+    listener: ReleaseListener,
+  ): Promise<() => void> {
     this.calls.subscribe++;
     return this.inner.subscribe(keys, listener);
   }

@@ -45,7 +45,9 @@ export async function sharedRedis(): Promise<RedisServer> {
 }
 
 /** Starts a Redis server of our own. */
-export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisServer> {
+export async function startRedis(
+  extraArgs: readonly string[] = [],
+): Promise<RedisServer> {
   if (hasRedisBinary()) return startLocalServer(extraArgs);
   if (await dockerAnswers()) return startContainer();
   throw new Error(
@@ -56,7 +58,8 @@ export async function startRedis(extraArgs: readonly string[] = []): Promise<Red
 
 let binaryChecked: boolean | undefined;
 function hasRedisBinary(): boolean {
-  binaryChecked ??= spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+  binaryChecked ??=
+    spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
   return binaryChecked;
 }
 
@@ -70,8 +73,12 @@ async function dockerAnswers(): Promise<boolean> {
   }
 }
 
-async function startLocalServer(extraArgs: readonly string[]): Promise<RedisServer> {
-  let { port, child } = await launchOnFreePort(extraArgs);
+async function startLocalServer(
+  extraArgs: readonly string[],
+): Promise<RedisServer> {
+  const launched = await launchOnFreePort(extraArgs);
+  const port = launched.port;
+  let child = launched.child;
   return {
     host: HOST,
     port,
@@ -91,7 +98,9 @@ async function startLocalServer(extraArgs: readonly string[]): Promise<RedisServ
 }
 
 /** Launches on a fresh free port, trying again if another process took it first. */
-async function launchOnFreePort(args: readonly string[]): Promise<{ port: number; child: ChildProcess }> {
+async function launchOnFreePort(
+  args: readonly string[],
+): Promise<{ port: number; child: ChildProcess }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
@@ -102,10 +111,27 @@ async function launchOnFreePort(args: readonly string[]): Promise<{ port: number
   }
 }
 
-async function launch(port: number, args: readonly string[]): Promise<ChildProcess> {
+async function launch(
+  port: number,
+  args: readonly string[],
+): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning', ...args],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      HOST,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
+      '--loglevel',
+      'warning',
+      ...args,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   running.add(child);
@@ -119,11 +145,14 @@ async function launch(port: number, args: readonly string[]): Promise<ChildProce
     await sleep(20);
   }
   child.kill('SIGKILL');
-  throw new Error(`redis-server on port ${port} did not start: ${stderr.trim() || 'no answer to PING within 5 s'}`);
+  throw new Error(
+    `redis-server on port ${port} did not start: ${stderr.trim() || 'no answer to PING within 5 s'}`,
+  );
 }
 
 function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
     child.kill('SIGCONT');
@@ -133,10 +162,17 @@ function terminate(child: ChildProcess): Promise<void> {
 
 async function startContainer(): Promise<RedisServer> {
   const { GenericContainer } = await import('testcontainers');
-  const container = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
-  const info = () => ({ host: container.getHost(), port: container.getMappedPort(6379) });
+  const container = await new GenericContainer('redis:7-alpine')
+    .withExposedPorts(6379)
+    .start();
+  const info = () => ({
+    host: container.getHost(),
+    port: container.getMappedPort(6379),
+  });
   const unsupported = (what: string) => {
-    throw new Error(`${what} needs a local redis-server process; install redis-server to run this test.`);
+    throw new Error(
+      `${what} needs a local redis-server process; install redis-server to run this test.`,
+    );
   };
   return {
     get host() {
@@ -165,7 +201,9 @@ async function startContainer(): Promise<RedisServer> {
 function externalServer(url: string): RedisServer {
   const parsed = new URL(url);
   const unsupported = (what: string) => {
-    throw new Error(`${what} is not possible on REDIS_URL; this test starts its own server.`);
+    throw new Error(
+      `${what} is not possible on REDIS_URL; this test starts its own server.`,
+    );
   };
   return {
     host: parsed.hostname,
@@ -187,7 +225,11 @@ export function freePort(): Promise<number> {
     probe.once('error', reject);
     probe.listen(0, HOST, () => {
       const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      probe.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }

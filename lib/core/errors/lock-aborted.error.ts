@@ -8,6 +8,9 @@ export class LockAbortedError extends LockError {
     readonly keys: readonly string[],
     options?: { cause?: unknown },
   ) {
-    super(`Waiting for lock "${keys.join('", "')}" was aborted by the caller.`, options);
+    super(
+      `Waiting for lock "${keys.join('", "')}" was aborted by the caller.`,
+      options,
+    );
   }
 }

@@ -20,7 +20,10 @@ export class LockLostError extends LockError {
     readonly reason: LockLostReason,
     options?: { cause?: unknown },
   ) {
-    super(`Lock "${keys.join('", "')}" was lost (${describe(reason)}).`, options);
+    super(
+      `Lock "${keys.join('", "')}" was lost (${describe(reason)}).`,
+      options,
+    );
   }
 }
 

@@ -13,13 +13,21 @@ export interface LockStore {
    * Re-running the same call (a command resent after a reconnect) must give
    * the same answer: a key already held by `token` counts as granted.
    */
-  acquire(keys: readonly string[], token: string, ttlMs: number): Promise<AcquireResult>;
+  acquire(
+    keys: readonly string[],
+    token: string,
+    ttlMs: number,
+  ): Promise<AcquireResult>;
 
   /**
    * Sets the lease of every key to `ttlMs` if `token` still holds all of them;
    * never revives a lease that has ended.
    */
-  extend(keys: readonly string[], token: string, ttlMs: number): Promise<LockOutcome>;
+  extend(
+    keys: readonly string[],
+    token: string,
+    ttlMs: number,
+  ): Promise<LockOutcome>;
 
   /**
    * Releases every key that `token` holds and wakes the waiters of each one.
@@ -33,7 +41,10 @@ export interface LockStore {
    * released grant's fencing token) that lets listeners drop duplicates.
    * Resolves once notices are live; the returned function stops them.
    */
-  subscribe(keys: readonly string[], listener: ReleaseListener): Promise<() => void>;
+  subscribe(
+    keys: readonly string[],
+    listener: ReleaseListener,
+  ): Promise<() => void>;
 
   /** Closes what the store opened. Clients passed in by the user stay open. */
   close(): Promise<void>;
@@ -49,7 +60,11 @@ export type ReleaseListener = (key: string, noticeId: string) => void;
  * competing lease ends.
  */
 export type AcquireResult =
-  | { readonly acquired: true; readonly fences: readonly number[]; readonly validityMs?: number }
+  | {
+      readonly acquired: true;
+      readonly fences: readonly number[];
+      readonly validityMs?: number;
+    }
   | { readonly acquired: false; readonly retryAfterMs: number };
 
 /**

@@ -1,4 +1,9 @@
-import type { AcquireResult, LockOutcome, LockStore, ReleaseListener } from './lock-store.js';
+import type {
+  AcquireResult,
+  LockOutcome,
+  LockStore,
+  ReleaseListener,
+} from './lock-store.js';
 
 /** Options of the in-process store. */
 export interface MemoryLockStoreOptions {
@@ -36,12 +41,17 @@ export class MemoryLockStore implements LockStore {
     this.tombstoneTtl = options.tombstoneTtl ?? 1000;
   }
 
-  async acquire(keys: readonly string[], token: string, ttlMs: number): Promise<AcquireResult> {
+  async acquire(
+    keys: readonly string[],
+    token: string,
+    ttlMs: number,
+  ): Promise<AcquireResult> {
     const now = this.tick();
     let retryAfterMs = -1;
     for (const key of keys) {
       const entry = this.live(key, now);
-      if (entry?.held && entry.token !== token) retryAfterMs = Math.max(retryAfterMs, Math.ceil(entry.expiresAt - now));
+      if (entry?.held && entry.token !== token)
+        retryAfterMs = Math.max(retryAfterMs, Math.ceil(entry.expiresAt - now));
     }
     if (retryAfterMs >= 0) return { acquired: false, retryAfterMs };
     const fences = keys.map((key) => {
@@ -51,13 +61,22 @@ export class MemoryLockStore implements LockStore {
         return entry.fence;
       }
       const fence = Math.max((entry?.fence ?? 0) + 1, clockMicros());
-      this.entries.set(key, { fence, token, held: true, expiresAt: now + ttlMs });
+      this.entries.set(key, {
+        fence,
+        token,
+        held: true,
+        expiresAt: now + ttlMs,
+      });
       return fence;
     });
     return { acquired: true, fences };
   }
 
-  async extend(keys: readonly string[], token: string, ttlMs: number): Promise<LockOutcome> {
+  async extend(
+    keys: readonly string[],
+    token: string,
+    ttlMs: number,
+  ): Promise<LockOutcome> {
     const now = this.tick();
     let outcome: LockOutcome = 'ok';
     for (const key of keys) {
@@ -65,7 +84,8 @@ export class MemoryLockStore implements LockStore {
       if (entry?.held && entry.token !== token) return 'not-owner';
       if (!entry?.held) outcome = 'expired';
     }
-    if (outcome === 'ok') for (const key of keys) this.entries.get(key)!.expiresAt = now + ttlMs;
+    if (outcome === 'ok')
+      for (const key of keys) this.entries.get(key)!.expiresAt = now + ttlMs;
     return outcome;
   }
 
@@ -93,7 +113,10 @@ export class MemoryLockStore implements LockStore {
     return outcome;
   }
 
-  async subscribe(keys: readonly string[], listener: ReleaseListener): Promise<() => void> {
+  async subscribe(
+    keys: readonly string[],
+    listener: ReleaseListener,
+  ): Promise<() => void> {
     for (const key of keys) {
       let set = this.listeners.get(key);
       if (!set) this.listeners.set(key, (set = new Set()));
@@ -141,7 +164,8 @@ export class MemoryLockStore implements LockStore {
   }
 
   private sweep(now: number): void {
-    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key);
+    for (const [key, entry] of this.entries)
+      if (entry.expiresAt <= now) this.entries.delete(key);
   }
 }
 

@@ -4,7 +4,12 @@ import { ACQUIRE_SCRIPT } from '../scripts/acquire.script.js';
 import { EXTEND_SCRIPT } from '../scripts/extend.script.js';
 import type { LuaScript } from '../scripts/lua-script.js';
 import { RELEASE_SCRIPT } from '../scripts/release.script.js';
-import type { AcquireResult, LockOutcome, LockStore, ReleaseListener } from './lock-store.js';
+import type {
+  AcquireResult,
+  LockOutcome,
+  LockStore,
+  ReleaseListener,
+} from './lock-store.js';
 import { toLockOutcome } from './lock-outcome.js';
 
 /** How the Redis store reaches Redis, and its own limits. */
@@ -37,7 +42,8 @@ export interface RedisLockStoreOptions {
 }
 
 const CHANNEL_SUFFIX = ':released';
-const UNAVAILABLE_REPLIES = /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY|NOREPLICAS)\b/;
+const UNAVAILABLE_REPLIES =
+  /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY|NOREPLICAS)\b/;
 
 /**
  * A lock store on one Redis deployment (a standalone server, a Sentinel
@@ -62,33 +68,60 @@ export class RedisLockStore implements LockStore {
       this.client = options.client;
       this.ownsClient = false;
     } else {
-      this.client = createClient(options.url, { ...defaultRedisOptions(operationTimeout), ...options.redisOptions });
+      this.client = createClient(options.url, {
+        ...defaultRedisOptions(operationTimeout),
+        ...options.redisOptions,
+      });
       this.ownsClient = true;
     }
     // NOTE: ioredis prefixes KEYS but not pub/sub channels; the release script
     // publishes on the full key name, so subscriptions must add the prefix.
-    this.channelPrefix = (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
+    this.channelPrefix =
+      (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
     // NOTE: a client we created reports failures through rejected commands;
     // without a listener ioredis would print every reconnect error.
     if (this.ownsClient) this.client.on('error', noop);
-    this.timeoutMs = hasCommandTimeout(this.client) ? undefined : operationTimeout;
+    this.timeoutMs = hasCommandTimeout(this.client)
+      ? undefined
+      : operationTimeout;
   }
 
-  async acquire(keys: readonly string[], token: string, ttlMs: number): Promise<AcquireResult> {
-    const reply = (await this.run(ACQUIRE_SCRIPT, keys, [token, ttlMs])) as number[];
+  async acquire(
+    keys: readonly string[],
+    token: string,
+    ttlMs: number,
+  ): Promise<AcquireResult> {
+    const reply = (await this.run(ACQUIRE_SCRIPT, keys, [
+      token,
+      ttlMs,
+    ])) as number[];
     if (reply[0] === 1) return { acquired: true, fences: reply.slice(1) };
     return { acquired: false, retryAfterMs: reply[1] };
   }
 
-  async extend(keys: readonly string[], token: string, ttlMs: number): Promise<LockOutcome> {
-    return toLockOutcome((await this.run(EXTEND_SCRIPT, keys, [token, ttlMs])) as number);
+  async extend(
+    keys: readonly string[],
+    token: string,
+    ttlMs: number,
+  ): Promise<LockOutcome> {
+    return toLockOutcome(
+      (await this.run(EXTEND_SCRIPT, keys, [token, ttlMs])) as number,
+    );
   }
 
   async release(keys: readonly string[], token: string): Promise<LockOutcome> {
-    return toLockOutcome((await this.run(RELEASE_SCRIPT, keys, [token, this.tombstoneTtl])) as number);
+    return toLockOutcome(
+      (await this.run(RELEASE_SCRIPT, keys, [
+        token,
+        this.tombstoneTtl,
+      ])) as number,
+    );
   }
 
-  async subscribe(keys: readonly string[], listener: ReleaseListener): Promise<() => void> {
+  async subscribe(
+    keys: readonly string[],
+    listener: ReleaseListener,
+  ): Promise<() => void> {
     const subscriber = this.ensureSubscriber();
     const fresh: string[] = [];
     for (const key of keys) {
@@ -121,7 +154,10 @@ export class RedisLockStore implements LockStore {
     await Promise.all(closing);
   }
 
-  private unsubscribe(keys: readonly string[], listener: ReleaseListener): void {
+  private unsubscribe(
+    keys: readonly string[],
+    listener: ReleaseListener,
+  ): void {
     const idle: string[] = [];
     for (const key of keys) {
       const channel = this.channelPrefix + key + CHANNEL_SUFFIX;
@@ -143,7 +179,10 @@ export class RedisLockStore implements LockStore {
       subscriber.on('message', (channel: string, message: string) => {
         const set = this.listeners.get(channel);
         if (!set) return;
-        const key = channel.slice(this.channelPrefix.length, -CHANNEL_SUFFIX.length);
+        const key = channel.slice(
+          this.channelPrefix.length,
+          -CHANNEL_SUFFIX.length,
+        );
         for (const listener of set) listener(key, message);
       });
       this.subscriber = subscriber;
@@ -151,19 +190,39 @@ export class RedisLockStore implements LockStore {
     return subscriber;
   }
 
-  private run(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  private run(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
     const call = this.evaluate(script, keys, args);
-    return this.timeoutMs === undefined ? call : withTimeout(call, this.timeoutMs);
+    return this.timeoutMs === undefined
+      ? call
+      : withTimeout(call, this.timeoutMs);
   }
 
-  private async evaluate(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  private async evaluate(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
     try {
-      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+      return await this.client.evalsha(
+        script.sha,
+        keys.length,
+        ...keys,
+        ...args,
+      );
     } catch (error) {
       if (!isNoScript(error)) throw toStoreError(error);
     }
     try {
-      return await this.client.eval(script.source, keys.length, ...keys, ...args);
+      return await this.client.eval(
+        script.source,
+        keys.length,
+        ...keys,
+        ...args,
+      );
     } catch (error) {
       throw toStoreError(error);
     }
@@ -190,14 +249,24 @@ export function defaultRedisOptions(operationTimeout: number): RedisOptions {
 }
 
 function hasCommandTimeout(client: Redis | Cluster): boolean {
-  const options = client.options as { commandTimeout?: number; redisOptions?: { commandTimeout?: number } };
-  return typeof (options.commandTimeout ?? options.redisOptions?.commandTimeout) === 'number';
+  const options = client.options as {
+    commandTimeout?: number;
+    redisOptions?: { commandTimeout?: number };
+  };
+  return (
+    typeof (options.commandTimeout ?? options.redisOptions?.commandTimeout) ===
+    'number'
+  );
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LockBackendUnavailableError(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(
+      () =>
+        reject(new LockBackendUnavailableError(`no answer within ${ms} ms`)),
+      ms,
+    );
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
@@ -211,8 +280,10 @@ function isNoScript(error: unknown): boolean {
 }
 
 function toStoreError(error: unknown): Error {
-  if (!(error instanceof Error)) return new LockBackendUnavailableError(String(error));
-  if (error.name === 'ReplyError' && !UNAVAILABLE_REPLIES.test(error.message)) return error;
+  if (!(error instanceof Error))
+    return new LockBackendUnavailableError(String(error));
+  if (error.name === 'ReplyError' && !UNAVAILABLE_REPLIES.test(error.message))
+    return error;
   return new LockBackendUnavailableError(error.message, { cause: error });
 }
 

@@ -1,0 +1,62 @@
+// Starts a throwaway redis-server on a free loopback port for a benchmark run.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+export async function startRedisServer() {
+  const port = await new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free));
+    });
+    probe.once('error', reject);
+  });
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
+  child.once('error', (error) => {
+    throw new Error(
+      `redis-server could not start (${error.message}); install it (apt-get install redis-server)`,
+    );
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => 20 });
+  probe.on('error', () => {});
+  for (let i = 0; i < 250; i++) {
+    try {
+      await probe.connect();
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  await probe.ping();
+  return {
+    url,
+    client: probe,
+    async stop() {
+      probe.disconnect();
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[
+    Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))
+  ];
+}

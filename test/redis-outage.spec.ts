@@ -1,0 +1,97 @@
+/**
+ * A Redis that stops answering: operations fail fast with a typed error, no
+ * orphan lease is left by an abandoned acquire, and the same manager works
+ * again once Redis is back.
+ */
+import { Redis } from 'ioredis';
+import {
+  LockBackendUnavailableError,
+  LockManager,
+  RedisLockStore,
+} from '../lib/index.js';
+import {
+  sleep,
+  startRedis,
+  type RedisServer,
+} from './support/redis-harness.js';
+
+let server: RedisServer;
+
+beforeEach(async () => {
+  server = await startRedis();
+});
+
+afterEach(async () => {
+  server.resume();
+  await server.stop();
+});
+
+function timed<T>(work: Promise<T>): Promise<{ ms: number; error: unknown }> {
+  const startedAt = performance.now();
+  return work.then(
+    () => ({ ms: performance.now() - startedAt, error: undefined }),
+    (error: unknown) => ({ ms: performance.now() - startedAt, error }),
+  );
+}
+
+it('fails fast while Redis is down and works again, without a restart, once it is back', async () => {
+  const locks = new LockManager({
+    store: new RedisLockStore({ url: server.url, operationTimeout: 1000 }),
+    prefix: 'out:',
+  });
+  await (await locks.acquire('a')).release();
+
+  await server.kill();
+  const down = await timed(locks.acquire('a', { waitTimeout: 10_000 }));
+  expect(down.error).toBeInstanceOf(LockBackendUnavailableError);
+  expect(down.ms).toBeLessThan(2500);
+
+  await server.restart();
+  let lock;
+  for (let attempt = 0; !lock && attempt < 50; attempt++) {
+    lock = await locks
+      .acquire('a')
+      .catch(() => sleep(100).then(() => undefined));
+  }
+  expect(lock?.isHeld).toBe(true);
+  await lock!.release();
+  await locks.close();
+});
+
+it('fails fast when Redis never answered at all', async () => {
+  const port = server.port;
+  await server.kill();
+  const locks = new LockManager({
+    store: new RedisLockStore({
+      url: `redis://127.0.0.1:${port}`,
+      operationTimeout: 500,
+    }),
+  });
+  const result = await timed(locks.tryAcquire('never'));
+  expect(result.error).toBeInstanceOf(LockBackendUnavailableError);
+  expect(result.ms).toBeLessThan(1500);
+  await locks.close();
+});
+
+it('releases an acquire that timed out while Redis was frozen, once Redis answers again', async () => {
+  const admin = new Redis(server.url);
+  const locks = new LockManager({
+    store: new RedisLockStore({ url: server.url, operationTimeout: 300 }),
+    prefix: 'out:',
+  });
+  await (await locks.acquire('frozen')).release(); // connected and scripts loaded
+  server.pause();
+  const frozen = await timed(locks.acquire('frozen', { ttl: 60_000 }));
+  expect(frozen.error).toBeInstanceOf(LockBackendUnavailableError);
+  server.resume();
+  // the acquire still ran when Redis woke up; the release by token follows it
+  await sleep(300);
+  const value = await admin.get('out:{frozen}');
+  expect(value === null || value.includes('.')).toBe(true); // gone or a released tombstone
+  const other = new LockManager({
+    store: new RedisLockStore({ url: server.url }),
+    prefix: 'out:',
+  });
+  expect(await other.tryAcquire('frozen')).not.toBeNull();
+  await Promise.all([locks.close(), other.close(), admin.quit()]);
+});
