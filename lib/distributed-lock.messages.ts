@@ -1,0 +1,88 @@
+/**
+ * Every message the Nest layer writes, in one place: each says what went
+ * wrong and what to do about it.
+ */
+import { describeValue } from './core/lock-key.js';
+
+export function invalidOptionMessage(
+  owner: string,
+  option: string,
+  problem: string,
+  value: unknown,
+): string {
+  return `${owner}: option "${option}" ${problem} (got ${describeOption(value)}).`;
+}
+
+export function unknownPlaceholderMessage(
+  method: string,
+  template: string,
+  placeholder: string,
+  parameters: readonly string[],
+): string {
+  const has =
+    parameters.length > 0
+      ? `has the parameters (${parameters.join(', ')})`
+      : 'has no named parameters';
+  return (
+    `@DistributedLock('${template}') on ${method}: the placeholder <${placeholder}> names no parameter; ${method} ${has}. ` +
+    'Use one of them, a position such as <0>, or a key function.'
+  );
+}
+
+export function templateSyntaxMessage(
+  method: string,
+  template: string,
+  problem: string,
+): string {
+  return `@DistributedLock('${template}') on ${method}: ${problem}.`;
+}
+
+export function invalidKeyValueMessage(
+  method: string,
+  placeholder: string,
+  value: unknown,
+): string {
+  return `@DistributedLock on ${method}: the placeholder <${placeholder}> is ${describeValue(value)}; a lock key needs a non-empty string, a number or a bigint there.`;
+}
+
+export function invalidKeyFunctionMessage(
+  method: string,
+  detail: string,
+): string {
+  return `@DistributedLock on ${method}: the key function ${detail}; it must return a non-empty string or a non-empty array of them.`;
+}
+
+export function missingServiceMessage(method: string): string {
+  return (
+    `@DistributedLock on ${method}: no DistributedLockService was injected. The class must be created by Nest ` +
+    '(a provider, controller, resolver or gateway) in a module that imports DistributedLockModule, or where it is global.'
+  );
+}
+
+export function decoratedNonMethodMessage(target: string): string {
+  return `@DistributedLock can only decorate an instance method; ${target} is not one.`;
+}
+
+/** HTTP body text for contention; the key stays out of the answer. */
+export function conflictMessage(retryAfterSeconds: number): string {
+  return `The resource is locked by another operation. Retry in ${retryAfterSeconds} s.`;
+}
+
+export const UNAVAILABLE_MESSAGE =
+  'The lock service is temporarily unavailable. Retry shortly.';
+
+export function badKeyValueMessage(
+  placeholder: string | undefined,
+  value: unknown,
+): string {
+  return placeholder === undefined
+    ? 'The request does not identify the resource to lock.'
+    : `The request does not identify the resource to lock: "${placeholder}" is ${describeValue(value)}; a string or a number is required.`;
+}
+
+function describeOption(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean')
+    return String(value);
+  return describeValue(value);
+}

@@ -1,0 +1,304 @@
+import { InvalidLockKeyError } from './core/errors/invalid-lock-key.error.js';
+import { encodeKeyPart } from './core/lock-key.js';
+import { InvalidLockKeyArgumentError } from './errors/invalid-lock-key-argument.error.js';
+import { InvalidLockTemplateError } from './errors/invalid-lock-template.error.js';
+import {
+  invalidKeyFunctionMessage,
+  invalidKeyValueMessage,
+  templateSyntaxMessage,
+  unknownPlaceholderMessage,
+} from './distributed-lock.messages.js';
+
+/**
+ * A key function: receives the method's arguments (after pipes) and returns
+ * the key, or several keys taken all or nothing.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LockKeyFunction = (...args: any[]) => string | readonly string[];
+
+/**
+ * What names the lock of a decorated method:
+ * - a template: `'order:<id>'` (a parameter), `'customer:<dto.customerId>'`
+ *   (a path into one), `'order:<0>'` (a position, safe under minifiers);
+ *   text outside `<...>` is kept as written, each value is encoded with
+ *   `encodeKeyPart` (only strings, numbers and bigints);
+ * - an array of templates: all the keys are taken together, all or nothing;
+ * - a {@link LockKeyFunction}.
+ */
+export type LockKeySource = string | readonly string[] | LockKeyFunction;
+
+/** Builds the keys of one call from its arguments. */
+export type LockKeyResolver = (args: readonly unknown[]) => string | string[];
+
+/** The parameters of a method, as read from its source. */
+export interface MethodParameters {
+  /** Parameter names by position; `undefined` for a destructured parameter. */
+  readonly names: readonly (string | undefined)[];
+  /** Position of a rest parameter (`...args`), if any. */
+  readonly restIndex?: number;
+}
+
+/** The decorated method, for messages and name lookups. */
+export interface KeyTemplateTarget {
+  /** `ClassName.method` */
+  readonly label: string;
+  readonly parameters: MethodParameters;
+}
+
+type Segment = string | Placeholder;
+
+interface Placeholder {
+  readonly text: string;
+  readonly read: (args: readonly unknown[]) => unknown;
+}
+
+const PATH = /^(?:[A-Za-z_$][\w$]*|\d+)(?:\.(?:[A-Za-z_$][\w$]*|\d+))*$/;
+
+/**
+ * Compiles a key source once, at decoration time. A template placeholder that
+ * names no parameter of the method throws {@link InvalidLockTemplateError}
+ * there, so a typo fails the application at startup rather than at the
+ * first call.
+ */
+export function compileLockKey(
+  source: LockKeySource,
+  target: KeyTemplateTarget,
+): LockKeyResolver {
+  if (typeof source === 'function')
+    return keyFunctionResolver(source, target.label);
+  if (typeof source === 'string') return templateResolver(source, target);
+  if (!Array.isArray(source) || source.length === 0) {
+    throw new InvalidLockTemplateError(
+      templateSyntaxMessage(
+        target.label,
+        String(source),
+        'the key must be a template, a non-empty array of templates, or a function',
+      ),
+      target.label,
+      String(source),
+    );
+  }
+  const resolvers = source.map((template: string) =>
+    templateResolver(template, target),
+  );
+  return (args) => resolvers.map((resolve) => resolve(args));
+}
+
+/**
+ * Reads parameter names from a function's source. Destructured parameters
+ * have no name; a minifier may rename the others, which is why templates can
+ * use positions (`<0>`) instead.
+ */
+export function readMethodParameters(
+  fn: (...args: never[]) => unknown,
+): MethodParameters {
+  const source = stripComments(Function.prototype.toString.call(fn));
+  const open = source.indexOf('(');
+  const arrow = source.indexOf('=>');
+  if (open < 0 || (arrow >= 0 && arrow < open)) {
+    // NOTE: a single-parameter arrow function without parentheses: `x => ...`.
+    const single = /^\s*(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(source);
+    return { names: single ? [single[1]] : [] };
+  }
+  const names: (string | undefined)[] = [];
+  let restIndex: number | undefined;
+  for (const raw of splitTopLevel(source, open)) {
+    const parameter = raw.trim();
+    if (parameter === '') continue;
+    const rest = parameter.startsWith('...');
+    if (rest) restIndex = names.length;
+    const name = /^(?:\.\.\.)?\s*([A-Za-z_$][\w$]*)/.exec(parameter);
+    names.push(name ? name[1] : undefined);
+  }
+  return { names, restIndex };
+}
+
+function templateResolver(
+  template: string,
+  target: KeyTemplateTarget,
+): (args: readonly unknown[]) => string {
+  const segments = parseTemplate(template, target);
+  if (segments.every((segment) => typeof segment === 'string')) {
+    const key = segments.join('');
+    return () => key;
+  }
+  return (args) => {
+    let key = '';
+    for (const segment of segments)
+      key +=
+        typeof segment === 'string'
+          ? segment
+          : encodePlaceholder(segment, args, target.label);
+    return key;
+  };
+}
+
+function parseTemplate(template: string, target: KeyTemplateTarget): Segment[] {
+  const syntaxError = (problem: string) =>
+    new InvalidLockTemplateError(
+      templateSyntaxMessage(target.label, template, problem),
+      target.label,
+      template,
+    );
+  if (typeof template !== 'string' || template.length === 0)
+    throw syntaxError('a key template must be a non-empty string');
+  const segments: Segment[] = [];
+  let rest = template;
+  while (rest.length > 0) {
+    const open = rest.indexOf('<');
+    const close = rest.indexOf('>');
+    if (open < 0) {
+      if (close >= 0) throw syntaxError('a ">" has no matching "<"');
+      segments.push(rest);
+      break;
+    }
+    if (close < open)
+      throw syntaxError(
+        close < 0
+          ? 'a "<" is never closed with ">"'
+          : 'a ">" has no matching "<"',
+      );
+    if (open > 0) segments.push(rest.slice(0, open));
+    segments.push(
+      placeholder(rest.slice(open + 1, close), template, target, syntaxError),
+    );
+    rest = rest.slice(close + 1);
+  }
+  return segments;
+}
+
+function placeholder(
+  text: string,
+  template: string,
+  target: KeyTemplateTarget,
+  syntaxError: (problem: string) => Error,
+): Placeholder {
+  if (!PATH.test(text)) {
+    throw syntaxError(
+      `<${text}> is not a placeholder; write <name>, <name.path> or <0>`,
+    );
+  }
+  const [head, ...path] = text.split('.');
+  const { names, restIndex } = target.parameters;
+  const index = /^\d+$/.test(head) ? Number(head) : names.indexOf(head);
+  if (index < 0) {
+    const known = names.filter((name): name is string => name !== undefined);
+    throw new InvalidLockTemplateError(
+      unknownPlaceholderMessage(target.label, template, text, known),
+      target.label,
+      template,
+    );
+  }
+  const fromRest = index === restIndex && head === names[index];
+  return {
+    text,
+    read: (args) =>
+      path.reduce<unknown>(step, fromRest ? args.slice(index) : args[index]),
+  };
+}
+
+function step(value: unknown, property: string): unknown {
+  return (typeof value === 'object' && value !== null) ||
+    typeof value === 'function'
+    ? (value as Record<string, unknown>)[property]
+    : undefined;
+}
+
+function encodePlaceholder(
+  segment: Placeholder,
+  args: readonly unknown[],
+  label: string,
+): string {
+  const value = segment.read(args);
+  try {
+    return encodeKeyPart(value);
+  } catch (error) {
+    throw new InvalidLockKeyArgumentError(
+      invalidKeyValueMessage(label, segment.text, value),
+      segment.text,
+      label,
+      value,
+      { cause: error },
+    );
+  }
+}
+
+function keyFunctionResolver(
+  fn: LockKeyFunction,
+  label: string,
+): LockKeyResolver {
+  return (args) => {
+    let keys: unknown;
+    try {
+      keys = fn(...args);
+    } catch (error) {
+      if (error instanceof InvalidLockKeyError) {
+        throw new InvalidLockKeyArgumentError(
+          invalidKeyFunctionMessage(label, `failed: ${error.message}`),
+          undefined,
+          label,
+          error.value,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    if (isKey(keys)) return keys;
+    if (Array.isArray(keys) && keys.length > 0 && keys.every(isKey))
+      return keys as string[];
+    throw new InvalidLockKeyArgumentError(
+      invalidKeyFunctionMessage(label, `returned ${describeKeys(keys)}`),
+      undefined,
+      label,
+      keys,
+    );
+  };
+}
+
+function isKey(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+function describeKeys(value: unknown): string {
+  if (Array.isArray(value))
+    return value.length === 0
+      ? 'an empty array'
+      : 'an array with a value that is not a non-empty string';
+  if (value === '') return 'an empty string';
+  return value === null || value === undefined
+    ? String(value)
+    : `a value of type ${typeof value}`;
+}
+
+/** The parameter list that starts at `open`, split at top-level commas. */
+function splitTopLevel(source: string, open: number): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote: string | undefined;
+  let start = open + 1;
+  for (let i = open + 1; i < source.length; i++) {
+    const c = source[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'" || c === '`') {
+      quote = c;
+    } else if (c === '(' || c === '[' || c === '{') {
+      depth++;
+    } else if (c === ')' || c === ']' || c === '}') {
+      if (depth === 0) {
+        parts.push(source.slice(start, i));
+        break;
+      }
+      depth--;
+    } else if (c === ',' && depth === 0) {
+      parts.push(source.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return parts;
+}
+
+function stripComments(source: string): string {
+  return source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '');
+}
