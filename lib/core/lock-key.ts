@@ -106,14 +106,17 @@ export class LockKeyspace {
 
   /** Normalizes one key or several into a non-empty, duplicate-free list. */
   normalize(keyOrKeys: string | readonly string[]): string[] {
-    if (typeof keyOrKeys !== 'string' && !Array.isArray(keyOrKeys)) {
+    if (typeof keyOrKeys === 'string') {
+      this.toStoreKey(keyOrKeys);
+      return [keyOrKeys];
+    }
+    if (!Array.isArray(keyOrKeys)) {
       throw new InvalidLockKeyError(
         `A lock key must be a string or an array of strings (got ${describeValue(keyOrKeys)}).`,
         keyOrKeys,
       );
     }
-    const keys: string[] =
-      typeof keyOrKeys === 'string' ? [keyOrKeys] : [...keyOrKeys];
+    const keys: string[] = [...keyOrKeys];
     if (keys.length === 0) {
       throw new InvalidLockKeyError('At least one lock key is needed.');
     }

@@ -476,16 +476,21 @@ function resolveOptions(
 }
 
 function assertDuration(value: number, name: string, min: number): void {
+  // NOTE: a lease must fit in a Node timer (at most 2^31-1 ms, about 24 days);
+  // waits and hold caps may be Infinity.
+  const max = name.endsWith('ttl') ? MAX_TTL : Infinity;
   if (
     typeof value !== 'number' ||
     Number.isNaN(value) ||
     value < min ||
-    (!Number.isFinite(value) && name.endsWith('ttl'))
+    value > max
   ) {
     throw new LockError(
-      `${name} must be a number of milliseconds of at least ${min} (got ${String(value)}).`,
+      `${name} must be a number of milliseconds from ${min} to ${max} (got ${String(value)}).`,
     );
   }
 }
+
+const MAX_TTL = 2 ** 31 - 1;
 
 function noop(): void {}

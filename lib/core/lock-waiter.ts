@@ -35,7 +35,9 @@ export class LockWaiter {
       (_, reject) => (this.cancel = reject),
     );
     this.cancellation.catch(noop);
-    if (Number.isFinite(waitTimeout)) {
+    // NOTE: Node fires a timer of more than 2^31-1 ms at once; such a wait
+    // is as good as endless.
+    if (waitTimeout <= MAX_TIMER_DELAY) {
       this.deadlineTimer = setTimeout(
         () =>
           this.fail(
@@ -99,5 +101,7 @@ export class LockWaiter {
     this.signal?.removeEventListener('abort', this.onAbort);
   }
 }
+
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 function noop(): void {}
