@@ -1,0 +1,466 @@
+/**
+ * DistributedLockModule: configuration (forRoot, forRootAsync, isGlobal),
+ * startup validation, the service, error mapping, and shutdown against a
+ * real Redis.
+ */
+import {
+  Controller,
+  HttpException,
+  Injectable,
+  Module,
+  Param,
+  Post,
+  type INestApplication,
+} from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { isObservable, Observable } from 'rxjs';
+import request from 'supertest';
+import {
+  DISTRIBUTED_LOCK_MANAGER,
+  DistributedLock,
+  DistributedLockModule,
+  DistributedLockService,
+  InvalidLockOptionsError,
+  InvalidLockTemplateError,
+  LockLostError,
+  LockManager,
+  MemoryLockStore,
+  type DistributedLockModuleOptions,
+} from '../lib/index.js';
+import { createApp, sleep, unique } from './support/nest-apps.js';
+import { startRedis, type RedisServer } from './support/redis-harness.js';
+
+@Injectable()
+class Worker {
+  constructor(readonly locks: DistributedLockService) {}
+
+  @DistributedLock('item:<id>', { ttl: 300 })
+  async hold(id: string, ms: number): Promise<{ aborted: boolean }> {
+    expect(this.locks.current()?.key).toBe(`item:${id}`);
+    const signal = this.locks.current()!.signal;
+    // Stops early when the lock is lost, as real work should.
+    await delay(ms, undefined, { signal }).catch(() => undefined);
+    return { aborted: signal.aborted };
+  }
+
+  @DistributedLock('item:<id>', { ttl: 300, onLockLost: 'ignore' })
+  async holdIgnoringLoss(
+    id: string,
+    ms: number,
+  ): Promise<{ aborted: boolean }> {
+    return this.hold(id, ms);
+  }
+
+  @DistributedLock('sync:<0>')
+  double(value: number): number {
+    return value * 2;
+  }
+
+  @DistributedLock((from: string, to: string) => [`acct:${from}`, `acct:${to}`])
+  async transfer(from: string, to: string): Promise<string[] | undefined> {
+    expect(from).not.toBe(to);
+    return this.locks.current()?.keys as string[];
+  }
+
+  @DistributedLock('feed:<id>')
+  feed(id: string): Observable<string> {
+    return new Observable<string>((subscriber) => {
+      subscriber.next(`${id}:first`);
+      // Never completes on its own: only an unsubscribe ends it.
+    });
+  }
+}
+
+@Controller()
+class WorkerController {
+  @Post('plain/:id')
+  @DistributedLock('plain:<id>')
+  plain(@Param('id') id: string): string {
+    return id;
+  }
+
+  @Post('slow/:id')
+  @DistributedLock('slow:<id>', {
+    exceptionFactory: (error) =>
+      new HttpException(`locked: ${error.keys.join(',')}`, 423),
+  })
+  async slow(@Param('id') id: string): Promise<string> {
+    await sleep(300);
+    return id;
+  }
+}
+
+let redis: RedisServer;
+let admin: Redis;
+const apps: INestApplication[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  admin = new Redis(redis.url);
+});
+
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+afterAll(async () => {
+  await admin?.quit();
+  await redis?.stop();
+});
+
+async function start(
+  options: DistributedLockModuleOptions,
+  extra: { controllers?: [] | [typeof WorkerController] } = {},
+) {
+  const app = await createApp('express', {
+    imports: [DistributedLockModule.forRoot(options)],
+    providers: [Worker],
+    ...extra,
+  });
+  apps.push(app);
+  return app;
+}
+
+/** Names of the Redis connections open now. */
+async function connectionNames(): Promise<string[]> {
+  const list = (await admin.client('LIST')) as string;
+  return [...list.matchAll(/ name=(\S*)/g)].map((match) => match[1]);
+}
+
+describe('startup validation', () => {
+  it('fails when a template names no parameter, naming class, method, placeholder and parameters', () => {
+    let error: unknown;
+    try {
+      class Orders {
+        @DistributedLock('order:<orderId>')
+        pay(id: string, amount: number) {
+          return [id, amount];
+        }
+      }
+      void Orders;
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidLockTemplateError);
+    expect((error as Error).message).toContain('Orders.pay');
+    expect((error as Error).message).toContain('<orderId>');
+    expect((error as Error).message).toContain('(id, amount)');
+  });
+
+  it('fails on a malformed template and on a bad decorator option', () => {
+    expect(() => {
+      class Broken {
+        @DistributedLock('order:<id')
+        pay(id: string) {
+          return id;
+        }
+      }
+      void Broken;
+    }).toThrow(/Broken\.pay.*never closed/);
+    expect(() => {
+      class Broken {
+        @DistributedLock('order:<id>', {
+          onContention: 'queue' as 'wait',
+        })
+        pay(id: string) {
+          return id;
+        }
+      }
+      void Broken;
+    }).toThrow(/Broken\.pay: option "onContention" must be one of/);
+  });
+
+  it.each<[DistributedLockModuleOptions, RegExp]>([
+    [{} as DistributedLockModuleOptions, /option "url" is missing/],
+    [{ url: 'http://x' }, /option "url" must be a redis:\/\//],
+    [
+      { store: new MemoryLockStore(), defaults: { ttl: -1 } },
+      /option "defaults\.ttl" must be a finite number/,
+    ],
+    [
+      {
+        store: new MemoryLockStore(),
+        defaults: { onLockLost: 'retry' as 'throw' },
+      },
+      /option "defaults\.onLockLost"/,
+    ],
+    [{ store: new MemoryLockStore(), prefix: '{x}' }, /option "prefix"/],
+    [
+      { store: new MemoryLockStore(), url: 'redis://127.0.0.1:1' },
+      /cannot be combined with store/,
+    ],
+  ])(
+    'rejects invalid module options at startup (%#)',
+    async (options, message) => {
+      const compiling = Test.createTestingModule({
+        imports: [DistributedLockModule.forRoot(options)],
+      }).compile();
+      await expect(compiling).rejects.toThrow(InvalidLockOptionsError);
+      await expect(
+        Test.createTestingModule({
+          imports: [DistributedLockModule.forRoot(options)],
+        }).compile(),
+      ).rejects.toThrow(message);
+    },
+  );
+
+  it('fails a call clearly on an instance that Nest did not create', () => {
+    expect(() => new Worker(undefined as never).double(2)).toThrow(
+      /Worker\.double: no DistributedLockService was injected/,
+    );
+  });
+});
+
+describe('configuration', () => {
+  it('forRootAsync with useFactory and inject', async () => {
+    @Module({
+      providers: [{ provide: 'REDIS_URL', useValue: redis.url }],
+      exports: ['REDIS_URL'],
+    })
+    class ConfigModule {}
+    const app = await createApp('express', {
+      imports: [
+        DistributedLockModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: ['REDIS_URL'],
+          useFactory: (url: string) => ({ url, defaults: { ttl: 5000 } }),
+        }),
+      ],
+      providers: [Worker],
+    });
+    apps.push(app);
+    expect(app.get(DistributedLockService).options.defaults.ttl).toBe(5000);
+    await expect(app.get(Worker).double(21)).resolves.toBe(42);
+  });
+
+  it('forRootAsync with useClass', async () => {
+    class LockConfig {
+      createDistributedLockOptions(): DistributedLockModuleOptions {
+        return { store: new MemoryLockStore(), prefix: 'by-class:' };
+      }
+    }
+    const app = await createApp('express', {
+      imports: [DistributedLockModule.forRootAsync({ useClass: LockConfig })],
+      providers: [Worker],
+    });
+    apps.push(app);
+    expect(app.get(DistributedLockService).options.prefix).toBe('by-class:');
+    await expect(app.get(Worker).double(4)).resolves.toBe(8);
+  });
+
+  it('forRootAsync fails at startup when the factory returns a bad option', async () => {
+    await expect(
+      Test.createTestingModule({
+        imports: [
+          DistributedLockModule.forRootAsync({
+            useFactory: () => ({
+              store: new MemoryLockStore(),
+              defaults: { waitTimeout: -5 },
+            }),
+          }),
+        ],
+      }).compile(),
+    ).rejects.toThrow(/option "defaults\.waitTimeout"/);
+  });
+
+  it('isGlobal lets a feature module use the decorator and the service without importing the module', async () => {
+    @Module({ providers: [Worker], exports: [Worker] })
+    class FeatureModule {}
+    const app = await createApp('express', {
+      imports: [
+        DistributedLockModule.forRoot({
+          isGlobal: true,
+          store: new MemoryLockStore(),
+        }),
+        FeatureModule,
+      ],
+    });
+    apps.push(app);
+    await expect(app.get(Worker).double(5)).resolves.toBe(10);
+    expect(app.get(DISTRIBUTED_LOCK_MANAGER)).toBeInstanceOf(LockManager);
+  });
+
+  it('without isGlobal, a module that does not import it fails at startup', async () => {
+    @Module({ providers: [Worker] })
+    class FeatureModule {}
+    await expect(
+      Test.createTestingModule({
+        imports: [
+          DistributedLockModule.forRoot({ store: new MemoryLockStore() }),
+          FeatureModule,
+        ],
+      }).compile(),
+    ).rejects.toThrow(/DistributedLockService/);
+  });
+});
+
+describe('the service and the decorator on a provider', () => {
+  it('runs sync methods, multi-key functions, and acquire/tryAcquire', async () => {
+    const app = await start({ url: redis.url, prefix: unique('svc') + ':' });
+    const worker = app.get(Worker);
+    const locks = app.get(DistributedLockService);
+    await expect(worker.double(3)).resolves.toBe(6);
+    await expect(worker.transfer('b', 'a')).resolves.toEqual([
+      'acct:a',
+      'acct:b',
+    ]);
+    const held = await locks.acquire('acct:a');
+    await expect(locks.tryAcquire('acct:a')).resolves.toBeNull();
+    await expect(worker.transfer('a', 'c')).rejects.toMatchObject({
+      name: 'LockNotAcquiredError',
+    });
+    await held.release();
+    await expect(locks.using('acct:a', (lock) => lock.key)).resolves.toBe(
+      'acct:a',
+    );
+  });
+
+  it('keeps an Observable result an Observable and holds the lock until unsubscribed', async () => {
+    const app = await start({ url: redis.url, prefix: unique('obs') + ':' });
+    const worker = app.get(Worker);
+    const locks = app.get(DistributedLockService);
+    const result = worker.feed('f1');
+    expect(isObservable(result)).toBe(true);
+    const before = await locks.tryAcquire('feed:f1');
+    expect(before).not.toBeNull(); // nothing subscribed yet: no lock taken
+    await before!.release();
+    const values: string[] = [];
+    const subscription = result.subscribe((value) => values.push(value));
+    await sleep(100);
+    expect(values).toEqual(['f1:first']);
+    await expect(locks.tryAcquire('feed:f1')).resolves.toBeNull();
+    subscription.unsubscribe();
+    await sleep(100);
+    const lock = await locks.tryAcquire('feed:f1');
+    expect(lock).not.toBeNull();
+    await lock!.release();
+  });
+
+  it("a lost lock aborts the signal; 'throw' rejects with LockLostError, 'ignore' returns the result", async () => {
+    const prefix = unique('lost') + ':';
+    const app = await start({ url: redis.url, prefix });
+    const worker = app.get(Worker);
+    const steal = async () => {
+      await sleep(30);
+      await admin.del(`${prefix}{item:x}`);
+    };
+    const [thrown] = await Promise.all([
+      worker.hold('x', 2000).catch((e: unknown) => e),
+      steal(),
+    ]);
+    expect(thrown).toBeInstanceOf(LockLostError);
+    const [ignored] = await Promise.all([
+      worker.holdIgnoringLoss('x', 2000),
+      steal(),
+    ]);
+    expect(ignored).toEqual({ aborted: true });
+    await expect(worker.hold('x', 50)).resolves.toEqual({ aborted: false });
+  });
+});
+
+describe('error mapping', () => {
+  it('uses the exceptionFactory on contention', async () => {
+    const app = await start(
+      { url: redis.url, prefix: unique('f') + ':' },
+      { controllers: [WorkerController] },
+    );
+    const [first, second] = await Promise.all([
+      request(app.getHttpServer()).post('/slow/1'),
+      sleep(50).then(() => request(app.getHttpServer()).post('/slow/1')),
+    ]);
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(423);
+    expect(second.body.message).toBe('locked: slow:1');
+  });
+
+  it('leaves lock errors unmapped with mapErrors: false', async () => {
+    const app = await start(
+      { url: redis.url, prefix: unique('m') + ':', mapErrors: false },
+      { controllers: [WorkerController] },
+    );
+    await app.get(DistributedLockService).acquire('plain:2');
+    const response = await request(app.getHttpServer()).post('/plain/2');
+    expect(response.status).toBe(500);
+  });
+
+  it('answers 503 within about 2 s when Redis is down, and recovers when it is back', async () => {
+    const own = await startRedis();
+    try {
+      const app = await start(
+        { url: own.url },
+        { controllers: [WorkerController] },
+      );
+      const server = app.getHttpServer();
+      expect((await request(server).post('/plain/ok')).status).toBe(201);
+      await own.kill();
+      const started = performance.now();
+      const response = await request(server).post('/plain/3');
+      expect(response.status).toBe(503);
+      expect(response.body.message).toMatch(/temporarily unavailable/);
+      expect(performance.now() - started).toBeLessThan(2000);
+      await own.restart();
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 201; i++) {
+        await sleep(100);
+        status = (await request(server).post('/plain/4')).status;
+      }
+      expect(status).toBe(201);
+      // NOTE: closed while Redis is up: an ioredis quit on a dead connection
+      // leaves a 2 s timer that would hold the test process open.
+      await app.close();
+      apps.splice(apps.indexOf(app), 1);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+describe('shutdown', () => {
+  it('closes the connections the module opened', async () => {
+    const name = unique('owned');
+    const app = await start({
+      url: redis.url,
+      redisOptions: { connectionName: name },
+    });
+    const locks = app.get(DistributedLockService);
+    // A contended wait opens the subscriber connection too.
+    const held = await locks.acquire('item:z');
+    const waiting = locks.acquire('item:z', { waitTimeout: 5000 });
+    await sleep(50);
+    await held.release();
+    await (await waiting).release();
+    expect((await connectionNames()).filter((n) => n === name).length).toBe(2);
+    await apps.pop()!.close();
+    await sleep(50);
+    expect(await connectionNames()).not.toContain(name);
+  });
+
+  it('never closes a client the user passed in', async () => {
+    const client = new Redis(redis.url);
+    try {
+      const app = await start({ client });
+      await expect(app.get(Worker).double(1)).resolves.toBe(2);
+      await apps.pop()!.close();
+      expect(client.status).toBe('ready');
+      await expect(client.ping()).resolves.toBe('PONG');
+    } finally {
+      await client.quit();
+    }
+  });
+
+  it('releases locks held at shutdown', async () => {
+    const prefix = unique('shut') + ':';
+    const holder = await start({ url: redis.url, prefix });
+    const other = await start({ url: redis.url, prefix });
+    await holder.get(DistributedLockService).acquire('left:1', { ttl: 60_000 });
+    const locks = other.get(DistributedLockService);
+    await expect(locks.tryAcquire('left:1')).resolves.toBeNull();
+    await holder.close();
+    apps.splice(apps.indexOf(holder), 1);
+    const lock = await locks.tryAcquire('left:1');
+    expect(lock).not.toBeNull();
+    await lock!.release();
+  });
+});
