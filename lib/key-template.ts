@@ -92,7 +92,7 @@ export function compileLockKey(
 export function readMethodParameters(
   fn: (...args: never[]) => unknown,
 ): MethodParameters {
-  const source = stripComments(Function.prototype.toString.call(fn));
+  const source = Function.prototype.toString.call(fn);
   const open = source.indexOf('(');
   const arrow = source.indexOf('=>');
   if (open < 0 || (arrow >= 0 && arrow < open)) {
@@ -270,35 +270,41 @@ function describeKeys(value: unknown): string {
     : `a value of type ${typeof value}`;
 }
 
-/** The parameter list that starts at `open`, split at top-level commas. */
+/**
+ * The parameter list that starts at `open`, split at top-level commas, with
+ * comments left out.
+ */
 function splitTopLevel(source: string, open: number): string[] {
   const parts: string[] = [];
+  let current = '';
   let depth = 0;
   let quote: string | undefined;
-  let start = open + 1;
   for (let i = open + 1; i < source.length; i++) {
     const c = source[i];
     if (quote) {
-      if (c === '\\') i++;
+      if (c === '\\') i++; // the escaped character cannot end the string
       else if (c === quote) quote = undefined;
+    } else if (c === '/' && (source[i + 1] === '/' || source[i + 1] === '*')) {
+      const end =
+        source[i + 1] === '/'
+          ? source.indexOf('\n', i)
+          : source.indexOf('*/', i) + 1;
+      i = end <= 0 ? source.length : end;
+      continue;
     } else if (c === '"' || c === "'" || c === '`') {
       quote = c;
     } else if (c === '(' || c === '[' || c === '{') {
       depth++;
     } else if (c === ')' || c === ']' || c === '}') {
-      if (depth === 0) {
-        parts.push(source.slice(start, i));
-        break;
-      }
+      if (depth === 0) break;
       depth--;
     } else if (c === ',' && depth === 0) {
-      parts.push(source.slice(start, i));
-      start = i + 1;
+      parts.push(current);
+      current = '';
+      continue;
     }
+    current += c;
   }
+  parts.push(current);
   return parts;
-}
-
-function stripComments(source: string): string {
-  return source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '');
 }

@@ -1,0 +1,112 @@
+import { InvalidLockKeyArgumentError } from './errors/invalid-lock-key-argument.error.js';
+import { InvalidLockTemplateError } from './errors/invalid-lock-template.error.js';
+import {
+  compileLockKey,
+  readMethodParameters,
+  type LockKeySource,
+} from './key-template.js';
+
+class Sample {
+  pay(id: string, dto: { customerId?: unknown }, ...rest: unknown[]) {
+    return [id, dto, rest];
+  }
+  commented(
+    // the id, see https://example.com/x
+    id: string /* , fake */,
+    url = 'http://a,b', // trailing
+  ) {
+    return [id, url];
+  }
+  destructured(
+    { a }: { a: string },
+    /* note, b */ b = 'x,y',
+    [c]: string[] = [],
+  ) {
+    return [a, b, c];
+  }
+}
+
+const target = {
+  label: 'Sample.pay',
+  parameters: readMethodParameters(Sample.prototype.pay),
+};
+const resolve = (source: LockKeySource, args: unknown[]) =>
+  compileLockKey(source, target)(args);
+
+describe('readMethodParameters', () => {
+  it('reads names, rest parameters, and leaves destructured ones unnamed', () => {
+    expect(readMethodParameters(Sample.prototype.pay)).toEqual({
+      names: ['id', 'dto', 'rest'],
+      restIndex: 2,
+    });
+    expect(readMethodParameters(Sample.prototype.destructured).names).toEqual([
+      undefined,
+      'b',
+      undefined,
+    ]);
+    expect(readMethodParameters((x: number) => x).names).toEqual(['x']);
+    expect(readMethodParameters(Sample.prototype.commented).names).toEqual([
+      'id',
+      'url',
+    ]);
+    expect(readMethodParameters(function () {}).names).toEqual([]);
+  });
+});
+
+describe('compileLockKey', () => {
+  it('resolves names, paths, positions and rest parameters, keeping literal text', () => {
+    expect(resolve('order:<id>', ['42'])).toBe('order:42');
+    expect(resolve('c/<dto.customerId>-x', ['1', { customerId: 7 }])).toBe(
+      'c/7-x',
+    );
+    expect(resolve('<1.customerId>:<0>', ['1', { customerId: 10n }])).toBe(
+      '10:1',
+    );
+    expect(resolve('r:<rest.1>', ['1', {}, 'a', 'b'])).toBe('r:b');
+    expect(resolve('static', [])).toBe('static');
+  });
+
+  it('encodes separators so that values cannot collide', () => {
+    expect(
+      resolve('<0>:<1.customerId>', ['a:b', { customerId: 'c' }]),
+    ).not.toBe(resolve('<0>:<1.customerId>', ['a', { customerId: 'b:c' }]));
+  });
+
+  it('builds several keys from an array or a function', () => {
+    expect(resolve(['a:<id>', 'b:<0>'], ['1'])).toEqual(['a:1', 'b:1']);
+    expect(resolve((id: string) => [`x:${id}`, 'y'], ['2'])).toEqual([
+      'x:2',
+      'y',
+    ]);
+  });
+
+  it.each([undefined, null, {}, '', Number.NaN])(
+    'rejects %p as a key value',
+    (value) => {
+      expect(() =>
+        resolve('c:<dto.customerId>', ['1', { customerId: value }]),
+      ).toThrow(InvalidLockKeyArgumentError);
+    },
+  );
+
+  it('rejects a key function that returns no usable key', () => {
+    expect(() => resolve(() => undefined as unknown as string, [])).toThrow(
+      /the key function returned undefined/,
+    );
+    expect(() => resolve(() => [], [])).toThrow(/returned an empty array/);
+  });
+
+  it('fails at compile time on unknown names and malformed templates', () => {
+    expect(() => compileLockKey('x:<customer>', target)).toThrow(
+      InvalidLockTemplateError,
+    );
+    expect(() => compileLockKey('x:<customer>', target)).toThrow(
+      /<customer> names no parameter; Sample.pay has the parameters \(id, dto, rest\)/,
+    );
+    expect(() => compileLockKey('x:<>', target)).toThrow(
+      /is not a placeholder/,
+    );
+    expect(() => compileLockKey('x>', target)).toThrow(/no matching "<"/);
+    expect(() => compileLockKey([], target)).toThrow(InvalidLockTemplateError);
+  });
+});
