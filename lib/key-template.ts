@@ -282,7 +282,8 @@ function splitTopLevel(source: string, open: number): string[] {
   for (let i = open + 1; i < source.length; i++) {
     const c = source[i];
     if (quote) {
-      if (c === '\\') i++; // the escaped character cannot end the string
+      if (c === '\\')
+        i++; // the escaped character cannot end the string
       else if (c === quote) quote = undefined;
     } else if (c === '/' && (source[i + 1] === '/' || source[i + 1] === '*')) {
       const end =
