@@ -1,0 +1,59 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Post,
+} from '@nestjs/common';
+import { DistributedLock } from 'nestjs-distributed-lock';
+import { readCreateOrder } from './create-order.js';
+import type { Order } from './order.js';
+import { OrdersService } from './orders.service.js';
+
+const orderId = new ParseUUIDPipe({
+  version: '4',
+  exceptionFactory: () =>
+    new BadRequestException(
+      'Invalid order id: use the id returned when the order was created (a UUID).',
+    ),
+});
+
+@Controller('orders')
+export class OrdersController {
+  constructor(private readonly orders: OrdersService) {}
+
+  /** Reserves units; the service method holds the item's lock. */
+  @Post()
+  create(@Body() body: unknown): Promise<Order> {
+    const { itemId, quantity } = readCreateOrder(body);
+    return this.orders.reserve(itemId, quantity);
+  }
+
+  @Get(':id')
+  get(@Param('id', orderId) id: string): Promise<Order> {
+    return this.orders.get(id);
+  }
+
+  /**
+   * Pays an order. A second payment of the same order while the first one
+   * runs (a double click, a retried webhook) gets 409 at once, with
+   * `Retry-After`; once the first is done, it gets 409 "already paid".
+   */
+  @Post(':id/pay')
+  @HttpCode(200)
+  @DistributedLock('order:<id>', { onContention: 'fail' })
+  pay(@Param('id', orderId) id: string): Promise<Order> {
+    return this.orders.pay(id);
+  }
+
+  /** Cancels a reservation, waiting briefly for a payment or sweep of the same order to finish. */
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @DistributedLock('order:<id>', { onContention: 'wait', waitTimeout: 5000 })
+  cancel(@Param('id', orderId) id: string): Promise<Order> {
+    return this.orders.cancel(id);
+  }
+}

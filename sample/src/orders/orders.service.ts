@@ -1,0 +1,166 @@
+import { ConflictException, Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  DistributedLock,
+  DistributedLockService,
+  lockKey,
+} from 'nestjs-distributed-lock';
+import { APP_CONFIG } from '../app-config.module.js';
+import type { AppConfig } from '../app.config.js';
+import { InjectDatabase, type Database } from '../database/database.js';
+import { ItemsRepository } from '../inventory/items.repository.js';
+import type { Order, OrderStatus } from './order.js';
+import { OrdersRepository } from './orders.repository.js';
+import { PaymentGateway } from './payment-gateway.js';
+
+/**
+ * Orders: reserve units of an item, pay, cancel, expire. Every change of an
+ * item's stock runs under the lock `item:<id>` and carries that lock's
+ * fencing token into the SQL write; every change of an order runs under
+ * `order:<id>`.
+ */
+@Injectable()
+export class OrdersService {
+  private readonly logger = new Logger(OrdersService.name);
+
+  constructor(
+    @InjectDatabase() private readonly db: Database,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly items: ItemsRepository,
+    private readonly orders: OrdersRepository,
+    private readonly payments: PaymentGateway,
+    private readonly locks: DistributedLockService,
+  ) {}
+
+  /**
+   * Reserves `quantity` units under the item's lock: requests for one item
+   * queue up across every instance (up to 5 s, then 409 with Retry-After),
+   * so no two of them read the same stock.
+   */
+  @DistributedLock('item:<itemId>', { onContention: 'wait', waitTimeout: 5000 })
+  async reserve(itemId: string, quantity: number): Promise<Order> {
+    const lock = this.locks.current(lockKey('item', itemId))!;
+    return this.reserveWithFence(itemId, quantity, lock.fence);
+  }
+
+  /**
+   * The same work without any lock: read the stock, then write it back. Two
+   * requests that read the same stock both sell the same units. For the
+   * demonstration only.
+   */
+  reserveWithoutLock(itemId: string, quantity: number): Promise<Order> {
+    return this.reserveWithFence(itemId, quantity, undefined);
+  }
+
+  /**
+   * Reads the stock, checks it, and writes the new stock and the order in one
+   * transaction. The stock write carries `fence`, so if the caller's lock was
+   * lost meanwhile and a newer holder has written, the whole reservation is
+   * refused ({@link StaleFenceError}) instead of overwriting newer stock.
+   */
+  async reserveWithFence(
+    itemId: string,
+    quantity: number,
+    fence: number | undefined,
+  ): Promise<Order> {
+    const item = await this.items.get(itemId);
+    if (item.available < quantity)
+      throw new ConflictException(
+        `Sold out: ${item.available} unit(s) of "${itemId}" left, ${quantity} requested.`,
+      );
+    const expiresAt = await this.orders.paymentDeadline(
+      this.config.paymentWindowMs,
+    );
+    return this.db.transaction(async (tx) => {
+      await this.items.setAvailable(
+        tx,
+        itemId,
+        item.available - quantity,
+        fence,
+      );
+      return this.orders.insert(tx, {
+        itemId,
+        quantity,
+        locked: fence !== undefined,
+        fence: fence ?? null,
+        expiresAt,
+      });
+    });
+  }
+
+  async get(orderId: string): Promise<Order> {
+    return (await this.orders.get(orderId)).order;
+  }
+
+  /**
+   * Charges the customer and marks the order paid. The caller holds
+   * `order:<id>` (see the controller), so a double click or a second worker
+   * cannot charge twice.
+   */
+  async pay(orderId: string): Promise<Order> {
+    const { order, windowClosed } = await this.orders.get(orderId);
+    assertReserved(order, 'paid');
+    if (windowClosed)
+      throw new ConflictException(
+        `Order "${orderId}" cannot be paid: its payment window closed at ${order.expiresAt.toISOString()}.`,
+      );
+    const item = await this.items.get(order.itemId);
+    await this.payments.charge(orderId, item.priceCents * order.quantity);
+    await this.db.transaction((tx) =>
+      this.orders.transition(tx, orderId, 'reserved', 'paid'),
+    );
+    this.logger.log(`Order ${orderId} paid.`);
+    return this.get(orderId);
+  }
+
+  /** Cancels a reservation and puts its units back on sale. The caller holds `order:<id>`. */
+  async cancel(orderId: string): Promise<Order> {
+    const { order } = await this.orders.get(orderId);
+    assertReserved(order, 'cancelled');
+    await this.release(order, 'cancelled');
+    return this.get(orderId);
+  }
+
+  /**
+   * Expires one unpaid reservation whose window has closed. Skipped (returns
+   * `undefined`) while another call holds the order, for instance a payment
+   * under way; the next sweep looks again.
+   */
+  @DistributedLock('order:<orderId>', { onContention: 'skip' })
+  async expire(orderId: string): Promise<boolean> {
+    const { order, windowClosed } = await this.orders.get(orderId);
+    if (order.status !== 'reserved' || !windowClosed) return false;
+    await this.release(order, 'expired');
+    return true;
+  }
+
+  /** Puts an order's units back, under the item's lock and with its fence. */
+  private release(order: Order, status: OrderStatus): Promise<void> {
+    return this.locks.using(
+      lockKey('item', order.itemId),
+      (lock) =>
+        this.db.transaction(async (tx) => {
+          if (!(await this.orders.transition(tx, order.id, 'reserved', status)))
+            throw new ConflictException(
+              `Order "${order.id}" changed meanwhile; nothing was done.`,
+            );
+          const item = await this.items.get(order.itemId, tx);
+          await this.items.setAvailable(
+            tx,
+            item.id,
+            item.available + order.quantity,
+            lock.fence,
+          );
+        }),
+      { waitTimeout: 5000 },
+    );
+  }
+}
+
+function assertReserved(order: Order, wanted: OrderStatus): void {
+  if (order.status === 'reserved') return;
+  throw new ConflictException(
+    order.status === wanted
+      ? `Order "${order.id}" is already ${wanted}.`
+      : `Order "${order.id}" is ${order.status}; only a reserved order can be ${wanted}.`,
+  );
+}
