@@ -50,8 +50,7 @@ export class PgliteWireServer {
 
   /** Listens on a loopback port (a free one unless `port` is given). */
   static async start(db: PGlite, port = 0): Promise<PgliteWireServer> {
-    let instance: PgliteWireServer | undefined;
-    const server = createServer((socket) => instance?.accept(socket));
+    const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
@@ -59,11 +58,12 @@ export class PgliteWireServer {
     const address = server.address();
     if (typeof address !== 'object' || !address)
       throw new Error('The PGlite wire server has no address.');
-    instance = new PgliteWireServer(
+    const instance = new PgliteWireServer(
       db,
       server,
       `postgres://postgres@127.0.0.1:${address.port}/postgres`,
     );
+    server.on('connection', (socket) => instance.accept(socket));
     return instance;
   }
 
