@@ -288,6 +288,9 @@ function toStoreError(error: unknown): Error {
 }
 
 async function quit(client: Redis | Cluster): Promise<void> {
+  // NOTE: QUIT on a client that is not connected waits for a reconnect (and
+  // leaves ioredis's connect timer running); drop such a connection at once.
+  if (client.status !== 'ready') return client.disconnect();
   try {
     await client.quit();
   } catch {
