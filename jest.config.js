@@ -7,9 +7,11 @@
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  roots: ['<rootDir>/lib', '<rootDir>/test'],
+  roots: ['<rootDir>/lib', '<rootDir>/test', '<rootDir>/sample/test'],
   testMatch: ['**/*.spec.ts'],
   moduleNameMapper: {
+    // The sample imports the library by its package name; test it against the source.
+    '^nestjs-distributed-lock$': '<rootDir>/lib/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
