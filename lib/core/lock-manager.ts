@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { backoffDelay } from './backoff.js';
+import { LockAbortedError } from './errors/lock-aborted.error.js';
 import { LockBackendUnavailableError } from './errors/lock-backend-unavailable.error.js';
 import { LockError } from './errors/lock-error.js';
 import { LockNotAcquiredError } from './errors/lock-not-acquired.error.js';
@@ -104,13 +105,12 @@ export class LockManager {
    * Rejects with {@link LockWaitTimeoutError} (a {@link LockNotAcquiredError}),
    * {@link LockAbortedError}, or {@link LockBackendUnavailableError}. Inside
    * `using` for the same key, returns a view of the held lock instead
-   * (reentrancy) whose `release` does nothing.
+   * (reentrancy) whose `release` does nothing; asked for more keys than the
+   * chain holds, it takes only the missing ones.
    */
   async acquire(keys: LockKeys, options?: LockOptions): Promise<Lock> {
-    const request = this.request(keys, options);
-    const reentrant = this.reentrantLock(request.keys);
-    if (reentrant) return reentrant;
-    return this.take(request);
+    const { held, request } = this.reentrancy(this.request(keys, options));
+    return held ?? this.take(request);
   }
 
   /**
@@ -121,9 +121,10 @@ export class LockManager {
     keys: LockKeys,
     options?: Omit<LockOptions, 'waitTimeout'>,
   ): Promise<Lock | null> {
-    const request = this.request(keys, { ...options, waitTimeout: 0 });
-    const reentrant = this.reentrantLock(request.keys);
-    if (reentrant) return reentrant;
+    const { held, request } = this.reentrancy(
+      this.request(keys, { ...options, waitTimeout: 0 }),
+    );
+    if (held) return held;
     try {
       return await this.take(request);
     } catch (error) {
@@ -148,18 +149,12 @@ export class LockManager {
     fn: (lock: Lock) => T | Promise<T>,
     options?: LockOptions,
   ): Promise<T> {
-    const request = this.request(keys, { ...options, autoRenew: true });
-    const context = this.context.getStore();
-    const missing = context
-      ? request.keys.filter((key) => !context.locks.get(key)?.isHeld)
-      : request.keys;
-    if (missing.length === 0) return fn(context!.locks.get(request.keys[0])!);
-    const lock = await this.take(
-      missing.length === request.keys.length
-        ? request
-        : this.narrow(request, missing),
+    const { held, request } = this.reentrancy(
+      this.request(keys, { ...options, autoRenew: true }),
     );
-    const locks = new Map(context?.locks);
+    if (held) return fn(held);
+    const lock = await this.take(request);
+    const locks = new Map(this.context.getStore()?.locks);
     for (const key of lock.keys) locks.set(key, lock);
     let result: T;
     try {
@@ -194,8 +189,7 @@ export class LockManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const waiter of this.waiting)
-      waiter.fail(new LockError('The lock manager was closed while waiting.'));
+    for (const waiter of this.waiting) waiter.fail(closedError());
     const locks = [...this.held];
     for (const lock of locks) lock.lose('closed');
     await Promise.allSettled(locks.map((lock) => lock.release()));
@@ -206,7 +200,7 @@ export class LockManager {
     keys: LockKeys,
     options: LockOptions | undefined,
   ): LockRequest {
-    if (this.closed) throw new LockError('The lock manager is closed.');
+    if (this.closed) throw closedError();
     const normalized = this.keyspace.normalize(keys);
     return {
       keys: normalized,
@@ -218,23 +212,40 @@ export class LockManager {
     };
   }
 
-  private narrow(request: LockRequest, keys: readonly string[]): LockRequest {
-    return {
-      ...request,
-      keys,
-      storeKeys: keys.map((key) => this.keyspace.toStoreKey(key)),
-    };
-  }
-
-  private reentrantLock(keys: readonly string[]): Lock | undefined {
+  /**
+   * Reentrancy: when the current call chain already holds every key, a view
+   * of its lock (whose `release` does nothing); when it holds some, the
+   * request narrowed to the missing keys, so the chain never waits for itself.
+   */
+  private reentrancy(request: LockRequest): {
+    held?: Lock;
+    request: LockRequest;
+  } {
     const context = this.context.getStore();
-    if (!context || !keys.every((key) => context.locks.get(key)?.isHeld))
-      return undefined;
-    return context.locks.get(keys[0])!.reentrantView();
+    if (!context) return { request };
+    const missing = request.keys.filter(
+      (key) => !context.locks.get(key)?.isHeld,
+    );
+    if (missing.length === 0) {
+      const held = context.locks.get(request.keys[0])!.reentrantView();
+      return { held, request };
+    }
+    if (missing.length === request.keys.length) return { request };
+    return {
+      request: {
+        ...request,
+        keys: missing,
+        storeKeys: missing.map((key) => this.keyspace.toStoreKey(key)),
+      },
+    };
   }
 
   private async take(request: LockRequest): Promise<Lock> {
     const { options, storeKeys } = request;
+    if (options.signal?.aborted)
+      throw new LockAbortedError(request.keys, {
+        cause: options.signal.reason,
+      });
     const token = createLockToken();
     const single = storeKeys.length === 1 ? storeKeys[0] : undefined;
     // NOTE: a caller that finds local waiters, or another local attempt in
@@ -257,7 +268,14 @@ export class LockManager {
     } finally {
       if (single !== undefined) this.leaveFlight(single);
     }
-    if (result.acquired)
+    if (result.acquired) {
+      // NOTE: the caller gave up while the grant was in flight: hand it back.
+      if (options.signal?.aborted) {
+        this.releaseQuietly(storeKeys, token);
+        throw new LockAbortedError(request.keys, {
+          cause: options.signal.reason,
+        });
+      }
       return this.grant(
         request,
         token,
@@ -265,6 +283,7 @@ export class LockManager {
         startedAt,
         result.validityMs,
       );
+    }
     if (options.waitTimeout === 0)
       throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
     return this.wait(request, token, result.retryAfterMs);
@@ -300,16 +319,35 @@ export class LockManager {
         signal?.aborted
       ) {
         pending.then(
-          (result) =>
-            void (
-              result.acquired &&
-              this.store.release(request.storeKeys, token).catch(noop)
-            ),
-          () => this.store.release(request.storeKeys, token).catch(noop),
+          (result) => {
+            if (result.acquired) this.releaseQuietly(request.storeKeys, token);
+          },
+          () => this.releaseQuietly(request.storeKeys, token),
         );
       }
       throw error;
     }
+  }
+
+  /**
+   * Releases by token in the background, for a grant nobody will use. If the
+   * store cannot be reached, tries again a few times: the lease would block
+   * the key for its whole ttl otherwise.
+   */
+  private releaseQuietly(
+    storeKeys: readonly string[],
+    token: string,
+    attempt = 1,
+  ): void {
+    this.store.release(storeKeys, token).catch((error: unknown) => {
+      if (attempt >= 3 || !(error instanceof LockBackendUnavailableError))
+        return;
+      const retry = setTimeout(
+        () => this.releaseQuietly(storeKeys, token, attempt + 1),
+        500 * attempt,
+      );
+      retry.unref();
+    });
   }
 
   private async wait(
@@ -317,6 +355,7 @@ export class LockManager {
     token: string,
     retryAfterMs: number,
   ): Promise<Lock> {
+    if (this.closed) throw closedError();
     const { keys, storeKeys, options } = request;
     const waiter = new LockWaiter(
       keys,
@@ -357,7 +396,13 @@ export class LockManager {
           options.baseDelay,
           options.maxDelay,
         );
-        await waiter.sleep(Math.min(result.retryAfterMs + 1, backoff));
+        // NOTE: a holder's lease end is worth waking for; an unknown one (a key
+        // without expiry reports -1) leaves only the backoff.
+        await waiter.sleep(
+          result.retryAfterMs > 0
+            ? Math.min(result.retryAfterMs + 1, backoff)
+            : backoff,
+        );
       }
     } finally {
       waiter.dispose();
@@ -422,6 +467,11 @@ export class LockManager {
     startedAt: number,
     validityMs?: number,
   ): Lock {
+    if (this.closed) {
+      // NOTE: granted after close() released everything: give it back.
+      this.releaseQuietly(request.storeKeys, token);
+      throw closedError();
+    }
     const grant: LockGrant = {
       keys: request.keys,
       storeKeys: request.storeKeys,
@@ -454,8 +504,10 @@ function resolveOptions(
   options: LockOptions,
   label: string,
 ): ResolvedLockOptions {
+  const ttl = options.ttl ?? base.ttl;
   const resolved: ResolvedLockOptions = {
-    ttl: options.ttl ?? base.ttl,
+    // NOTE: Redis takes whole milliseconds; a fractional lease rounds up.
+    ttl: typeof ttl === 'number' ? Math.ceil(ttl) : ttl,
     waitTimeout: options.waitTimeout ?? base.waitTimeout,
     maxHold: options.maxHold ?? base.maxHold,
     autoRenew: options.autoRenew ?? base.autoRenew,
@@ -492,5 +544,11 @@ function assertDuration(value: number, name: string, min: number): void {
 }
 
 const MAX_TTL = 2 ** 31 - 1;
+
+function closedError(): LockError {
+  return new LockError(
+    'The lock manager is closed (the application is shutting down); no lock can be taken.',
+  );
+}
 
 function noop(): void {}

@@ -1,3 +1,4 @@
+import { LockError } from './errors/lock-error.js';
 import {
   LockLostError,
   type LockLostReason,
@@ -51,6 +52,7 @@ export class Lock {
   private controller?: AbortController;
   private expiryTimer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
+  private releasing?: Promise<void>;
   private readonly ttl: number;
   private readonly holdUntil: number;
 
@@ -121,11 +123,12 @@ export class Lock {
    */
   async extend(ttl = this.ttl): Promise<void> {
     this.assertHeld();
+    const lease = toLease(ttl);
     const startedAt = performance.now();
     const outcome = await this.runtime.store.extend(
       this.storeKeys,
       this.token,
-      ttl,
+      lease,
     );
     if (outcome !== 'ok') {
       this.lose(outcome);
@@ -133,25 +136,38 @@ export class Lock {
     }
     if (this.state !== 'held')
       throw this.lostError(this.state === 'released' ? 'expired' : this.state);
-    this.validUntil = this.runtime.validity(ttl, startedAt);
-    if (this.controller) this.armExpiry();
+    this.validUntil = this.runtime.validity(lease, startedAt);
+    // NOTE: also when no one has read the signal: renewal may have armed an
+    // expiry timer for the old lease after a failed attempt.
+    if (this.controller || this.expiryTimer) this.armExpiry();
   }
 
   /**
    * Releases the lock. Fails with {@link LockLostError} if it was not held any
    * more (expired, or taken by another owner after expiring); the store is
-   * left untouched for keys held by another owner.
+   * left untouched for keys held by another owner. If the store does not
+   * answer, the call rejects and the lock stays as it was, so that calling
+   * `release` again retries (the lease runs out in any case).
    */
-  async release(): Promise<void> {
-    if (this.state === 'released') return;
+  release(): Promise<void> {
+    if (this.state === 'released') return Promise.resolve();
+    this.releasing ??= this.sendRelease().finally(
+      () => (this.releasing = undefined),
+    );
+    return this.releasing;
+  }
+
+  private async sendRelease(): Promise<void> {
     this.stopTimers();
-    this.state = 'released';
-    let outcome: LockOutcome | undefined;
+    let outcome: LockOutcome;
     try {
       outcome = await this.runtime.store.release(this.storeKeys, this.token);
-    } finally {
-      this.runtime.released(this, outcome === 'ok');
+    } catch (error) {
+      if (this.state === 'held') this.armExpiry();
+      throw error;
     }
+    this.state = 'released';
+    this.runtime.released(this, outcome === 'ok');
     if (outcome !== 'ok') {
       this.controller?.abort(this.lostError(outcome));
       throw this.lostError(outcome);
@@ -221,7 +237,7 @@ export class Lock {
 
   private async renew(): Promise<void> {
     this.renewTimer = undefined;
-    if (this.state !== 'held') return;
+    if (this.state !== 'held' || this.releasing) return;
     const now = performance.now();
     if (now >= this.validUntil) return this.lose('expired');
     const holdLeft = this.holdUntil - now;
@@ -270,3 +286,13 @@ export class Lock {
 }
 
 async function releaseNothing(): Promise<void> {}
+
+/** A lease for the store: a whole number of ms (Redis takes no fractions). */
+function toLease(ttl: number): number {
+  if (typeof ttl !== 'number' || !(ttl >= 1) || ttl > 2 ** 31 - 1) {
+    throw new LockError(
+      `A lease must be from 1 to ${2 ** 31 - 1} ms (got ${String(ttl)}).`,
+    );
+  }
+  return Math.ceil(ttl);
+}

@@ -57,7 +57,7 @@ export type ReleaseListener = (key: string, noticeId: string) => void;
  * The answer to an acquire. On success, one fencing token per key (same
  * order); a store that needs more time than the lease allows (a quorum) may
  * report a shorter `validityMs`. On contention, how long until the longest
- * competing lease ends.
+ * competing lease ends (-1 when unknown: a key without expiry).
  */
 export type AcquireResult =
   | {

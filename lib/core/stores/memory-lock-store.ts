@@ -1,3 +1,4 @@
+import { checkTombstoneTtl } from './tombstone-ttl.js';
 import type {
   AcquireResult,
   LockOutcome,
@@ -38,7 +39,7 @@ export class MemoryLockStore implements LockStore {
   private operations = 0;
 
   constructor(options: MemoryLockStoreOptions = {}) {
-    this.tombstoneTtl = options.tombstoneTtl ?? 1000;
+    this.tombstoneTtl = checkTombstoneTtl(options.tombstoneTtl);
   }
 
   async acquire(

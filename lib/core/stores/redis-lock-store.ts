@@ -11,6 +11,7 @@ import type {
   ReleaseListener,
 } from './lock-store.js';
 import { toLockOutcome } from './lock-outcome.js';
+import { checkTombstoneTtl } from './tombstone-ttl.js';
 
 /** How the Redis store reaches Redis, and its own limits. */
 export interface RedisLockStoreOptions {
@@ -57,13 +58,16 @@ export class RedisLockStore implements LockStore {
   private readonly tombstoneTtl: string;
   private subscriber?: Redis | Cluster;
   private readonly listeners = new Map<string, Set<ReleaseListener>>();
+  /** The SUBSCRIBE of each channel, so every listener waits until it is live. */
+  private readonly subscribing = new Map<string, Promise<unknown>>();
+  private closed = false;
   private readonly channelPrefix: string;
   /** Set when the client has no `commandTimeout` of its own: the store bounds each call. */
   private readonly timeoutMs?: number;
 
   constructor(options: RedisLockStoreOptions = {}) {
     const operationTimeout = options.operationTimeout ?? 1000;
-    this.tombstoneTtl = String(options.tombstoneTtl ?? 1000);
+    this.tombstoneTtl = String(checkTombstoneTtl(options.tombstoneTtl));
     if (options.client) {
       this.client = options.client;
       this.ownsClient = false;
@@ -122,32 +126,35 @@ export class RedisLockStore implements LockStore {
     keys: readonly string[],
     listener: ReleaseListener,
   ): Promise<() => void> {
+    if (this.closed)
+      throw new LockBackendUnavailableError('the store is closed');
     const subscriber = this.ensureSubscriber();
-    const fresh: string[] = [];
+    const live: Promise<unknown>[] = [];
     for (const key of keys) {
       const channel = this.channelPrefix + key + CHANNEL_SUFFIX;
       let set = this.listeners.get(channel);
       if (!set) {
         set = new Set();
         this.listeners.set(channel, set);
-        fresh.push(channel);
+        this.subscribing.set(channel, subscriber.subscribe(channel));
       }
       set.add(listener);
+      live.push(this.subscribing.get(channel)!);
     }
     const unsubscribe = () => this.unsubscribe(keys, listener);
-    if (fresh.length > 0) {
-      try {
-        await subscriber.subscribe(...fresh);
-      } catch (error) {
-        unsubscribe();
-        throw toStoreError(error);
-      }
+    try {
+      await Promise.all(live);
+    } catch (error) {
+      unsubscribe();
+      throw toStoreError(error);
     }
     return unsubscribe;
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.listeners.clear();
+    this.subscribing.clear();
     const closing: Promise<unknown>[] = [];
     if (this.subscriber) closing.push(quit(this.subscriber));
     if (this.ownsClient) closing.push(quit(this.client));
@@ -164,6 +171,7 @@ export class RedisLockStore implements LockStore {
       const set = this.listeners.get(channel);
       if (set?.delete(listener) && set.size === 0) {
         this.listeners.delete(channel);
+        this.subscribing.delete(channel);
         idle.push(channel);
       }
     }
@@ -239,6 +247,9 @@ export class RedisLockStore implements LockStore {
 export function defaultRedisOptions(operationTimeout: number): RedisOptions {
   return {
     connectTimeout: operationTimeout,
+    // NOTE: how long a closing socket may linger; the default 2 s keeps a
+    // process alive after close() when Redis was unreachable.
+    disconnectTimeout: operationTimeout,
     commandTimeout: operationTimeout,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,

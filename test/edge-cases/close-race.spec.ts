@@ -1,0 +1,73 @@
+/**
+ * close() racing with calls in flight: an acquire granted after close() began
+ * is handed back (not given to the caller, not renewed), and a wait that
+ * would start after close() fails at once.
+ */
+import { Redis } from 'ioredis';
+import { LockManager, RedisLockStore } from '../../lib/index.js';
+import {
+  startRedis,
+  sleep,
+  type RedisServer,
+} from '../support/redis-harness.js';
+
+let server: RedisServer;
+let admin: Redis;
+beforeAll(async () => {
+  server = await startRedis();
+  admin = new Redis(server.url);
+});
+afterAll(async () => {
+  admin.disconnect();
+  await server.stop();
+});
+
+test('an acquire in flight during close() is not granted, and leaves nothing held', async () => {
+  const client = new Redis(server.url, { commandTimeout: 1000 });
+  await client.ping();
+  const locks = new LockManager({ store: new RedisLockStore({ client }) });
+  try {
+    const pending = locks.acquire('edge:close', { ttl: 300, autoRenew: true });
+    const settled = pending.then(
+      (lock) => `granted (held=${lock.isHeld})`,
+      (error: Error) => `rejected: ${error.message}`,
+    );
+    await locks.close();
+    await sleep(1000); // > 3 x ttl: only a renewal could keep the key alive
+    const value = await admin.get('lock:{edge:close}');
+    // gone, or the tombstone `<fence>.<token>` that a release leaves
+    expect({
+      outcome: await settled,
+      heldInRedis: value?.includes(':') ?? false,
+    }).toEqual({
+      outcome: expect.stringMatching(/^rejected/),
+      heldInRedis: false,
+    });
+  } finally {
+    client.disconnect();
+  }
+});
+
+test('a wait that starts after close() began fails at once instead of waiting out waitTimeout', async () => {
+  const client = new Redis(server.url, { commandTimeout: 1000 });
+  await client.ping();
+  await admin.set('lock:{edge:close-wait}', '1:someone-else', 'PX', 10_000);
+  const locks = new LockManager({ store: new RedisLockStore({ client }) });
+  try {
+    const started = performance.now();
+    const pending = locks
+      .acquire('edge:close-wait', { waitTimeout: 2000 })
+      .catch((e: Error) => e.name);
+    await locks.close(); // the fast-path attempt is in flight; its failure then starts a wait
+    const outcome = await pending;
+    expect({
+      outcome,
+      waitedMs:
+        Math.round(performance.now() - started) < 500
+          ? 'fast'
+          : 'waited out waitTimeout',
+    }).toEqual({ outcome: 'LockError', waitedMs: 'fast' });
+  } finally {
+    client.disconnect();
+  }
+});

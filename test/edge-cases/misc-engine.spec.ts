@@ -1,0 +1,86 @@
+/**
+ * Smaller engine guarantees on a real Redis: an aborted signal on the fast
+ * path, no polling storm on a key without expiry, reentrant views that cannot
+ * release the outer lock, no self-deadlock on a superset of held keys.
+ */
+import { Redis } from 'ioredis';
+import {
+  LockAbortedError,
+  LockManager,
+  RedisLockStore,
+  type LockStore,
+} from '../../lib/index.js';
+import { CountingStore } from '../support/counting-store.js';
+import { startRedis, type RedisServer } from '../support/redis-harness.js';
+
+let server: RedisServer;
+let admin: Redis;
+const managers: LockManager[] = [];
+beforeAll(async () => {
+  server = await startRedis();
+  admin = new Redis(server.url);
+});
+afterEach(async () => {
+  await Promise.all(managers.splice(0).map((m) => m.close()));
+});
+afterAll(async () => {
+  admin.disconnect();
+  await server.stop();
+});
+function manager(
+  store: LockStore = new RedisLockStore({ url: server.url }),
+): LockManager {
+  const m = new LockManager({ store });
+  managers.push(m);
+  return m;
+}
+
+test('an already-aborted signal is honoured on the uncontended fast path too', async () => {
+  const locks = manager();
+  const outcome = await locks
+    .acquire('edge:aborted', { signal: AbortSignal.abort() })
+    .then(
+      () => 'granted',
+      (error: unknown) =>
+        error instanceof LockAbortedError ? 'aborted' : String(error),
+    );
+  expect(outcome).toBe('aborted');
+});
+
+test('a key held without expiry (PTTL -1) does not make a waiter poll Redis every millisecond', async () => {
+  await admin.set('lock:{edge:nottl}', 'something-else'); // no PX: PTTL -1
+  const store = new CountingStore(new RedisLockStore({ url: server.url }));
+  const locks = manager(store);
+  await expect(
+    locks.acquire('edge:nottl', { waitTimeout: 1000 }),
+  ).rejects.toThrow();
+  // backoff 50 ms doubling to 1 s: about 6-8 attempts in one second
+  expect(store.calls.acquire).toBeLessThan(30);
+});
+
+test('nested using for a held key cannot release the outer lock', async () => {
+  const locks = manager();
+  let outerHeldAfterInner: boolean | undefined;
+  await locks
+    .using('edge:nested', async (outer) => {
+      await locks.using('edge:nested', async (inner) => {
+        await inner.release(); // acquire() hands out a view whose release is a no-op
+      });
+      outerHeldAfterInner = outer.isHeld;
+    })
+    .catch(() => undefined);
+  expect(outerHeldAfterInner).toBe(true);
+});
+
+test('acquire() inside using for a superset of the held keys does not deadlock on itself', async () => {
+  const locks = manager();
+  const outcome = await locks.using('edge:a', async () => {
+    const lock = await locks
+      .acquire(['edge:a', 'edge:b'], { waitTimeout: 500 })
+      .catch((error: Error) => error.name);
+    if (typeof lock === 'string') return lock;
+    await lock.release();
+    return 'ok';
+  });
+  expect(outcome).toBe('ok');
+});

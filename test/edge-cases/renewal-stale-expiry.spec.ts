@@ -1,0 +1,72 @@
+/**
+ * A renewal that gets no answer once (a Redis blip) and then succeeds keeps
+ * the lock: the expiry timer armed for the old lease is re-armed, so the lock
+ * is not declared lost, renewal goes on and no second owner gets in.
+ */
+import { LockManager, RedisLockStore } from '../../lib/index.js';
+import { CountingStore } from '../support/counting-store.js';
+import {
+  startRedis,
+  sleep,
+  type RedisServer,
+} from '../support/redis-harness.js';
+
+let server: RedisServer;
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+test('a renewal that fails once then succeeds keeps the lock held (no signal accessed)', async () => {
+  const store = new CountingStore(new RedisLockStore({ url: server.url }));
+  const locks = new LockManager({ store });
+  try {
+    store.failExtend = 1; // the first renewal (at ttl/3) gets no answer
+    let lostInside: string | undefined;
+    const run = locks.using(
+      'edge:renew',
+      async (lock) => {
+        await sleep(900); // 3x the ttl: renewal must carry the lock
+        lostInside = lock.lostReason;
+        return 'done';
+      },
+      { ttl: 300 },
+    );
+    await expect(run).resolves.toBe('done');
+    expect(lostInside).toBeUndefined();
+    expect(store.calls.extend).toBeGreaterThan(2);
+  } finally {
+    await locks.close();
+  }
+});
+
+test('consequence: renewal stops, the lease runs out while fn still runs, and a second owner gets the lock', async () => {
+  const store = new CountingStore(new RedisLockStore({ url: server.url }));
+  const locks = new LockManager({ store });
+  const other = new LockManager({
+    store: new RedisLockStore({ url: server.url }),
+  });
+  try {
+    store.failExtend = 1;
+    let intruder: unknown = null;
+    await locks
+      .using(
+        'edge:renew2',
+        async () => {
+          await sleep(800);
+          // fn is still running inside `using`: nobody else may hold the key
+          intruder = await other.tryAcquire('edge:renew2', { ttl: 1000 });
+        },
+        { ttl: 300 },
+      )
+      .catch(() => undefined);
+    expect(
+      intruder ? 'a second owner holds the key while fn runs' : null,
+    ).toBeNull();
+  } finally {
+    await locks.close();
+    await other.close();
+  }
+});
