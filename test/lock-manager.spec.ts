@@ -2,7 +2,6 @@
  * The engine's behaviour on a real Redis (and the same waiting semantics on
  * the memory store): waiting, handoff, renewal, loss, hold cap, reentrancy.
  */
-import { Redis } from 'ioredis';
 import {
   LockAbortedError,
   LockLostError,
@@ -15,32 +14,19 @@ import {
   type LockStore,
 } from '../lib/index.js';
 import { CountingStore } from './support/counting-store.js';
-import {
-  startRedis,
-  sleep,
-  type RedisServer,
-} from './support/redis-harness.js';
+import { sleep } from './support/redis-harness.js';
+import { useRedis } from './support/redis-fixture.js';
 
-let server: RedisServer;
-let admin: Redis;
+const redis = useRedis();
+
 const managers: LockManager[] = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
 
 afterEach(async () => {
   await Promise.all(managers.splice(0).map((manager) => manager.close()));
 });
 
-afterAll(async () => {
-  await admin.quit();
-  await server.stop();
-});
-
 function manager(
-  store: LockStore = new RedisLockStore({ url: server.url }),
+  store: LockStore = new RedisLockStore({ url: redis.server.url }),
   prefix = 'test:',
 ): LockManager {
   const created = new LockManager({ store, prefix });
@@ -53,7 +39,7 @@ const uniqueKey = (name = 'k') =>
   `${name}-${++n}-${Math.random().toString(36).slice(2)}`;
 
 describe.each([
-  ['Redis', () => new RedisLockStore({ url: server.url })],
+  ['Redis', () => new RedisLockStore({ url: redis.server.url })],
   ['memory', () => new MemoryLockStore()],
 ])('LockManager on the %s store', (_name, createStore) => {
   it('gives the lock to a waiter as soon as the holder releases', async () => {
@@ -213,7 +199,7 @@ describe('LockManager on Redis: losing a lock', () => {
     const locks = manager();
     const key = uniqueKey();
     const lock = await locks.acquire(key, { ttl: 5000 });
-    await admin.del(`test:{${key}}`);
+    await redis.admin.del(`test:{${key}}`);
     const extended = await lock.extend().catch((e: unknown) => e);
     expect(extended).toBeInstanceOf(LockLostError);
     expect((extended as LockLostError).reason).toBe('expired');
@@ -231,7 +217,7 @@ describe('LockManager on Redis: losing a lock', () => {
     const error = await lock.release().catch((e: unknown) => e);
     expect((error as LockLostError).reason).toBe('not-owner');
     expect(thief.isHeld).toBe(true);
-    expect(await admin.get(`test:{${key}}`)).toContain(thief.token); // untouched
+    expect(await redis.admin.get(`test:{${key}}`)).toContain(thief.token); // untouched
   });
 
   it('aborts the signal while the work runs when renewal finds the lock gone', async () => {
@@ -241,7 +227,7 @@ describe('LockManager on Redis: losing a lock', () => {
     const run = locks.using(
       key,
       async (lock) => {
-        await admin.del(`test:{${key}}`);
+        await redis.admin.del(`test:{${key}}`);
         await new Promise<void>((resolve) =>
           lock.signal.addEventListener('abort', () => resolve()),
         );
@@ -279,7 +265,7 @@ describe('LockManager on Redis: losing a lock', () => {
 
   it('releases held locks when the manager closes', async () => {
     const locks = new LockManager({
-      store: new RedisLockStore({ url: server.url }),
+      store: new RedisLockStore({ url: redis.server.url }),
       prefix: 'test:',
     });
     const key = uniqueKey();

@@ -1,5 +1,5 @@
 /**
- * One contract, every store: the Redis store on a real server and the memory
+ * One contract, every store: the Redis store on a real redis.server and the memory
  * store must answer every operation the same way.
  */
 import { Redis } from 'ioredis';
@@ -8,11 +8,10 @@ import {
   RedisLockStore,
   type LockStore,
 } from '../lib/index.js';
-import {
-  startRedis,
-  sleep,
-  type RedisServer,
-} from './support/redis-harness.js';
+import { sleep } from './support/redis-harness.js';
+import { useRedis } from './support/redis-fixture.js';
+
+const redis = useRedis();
 
 interface Backend {
   name: string;
@@ -22,25 +21,12 @@ interface Backend {
   teardown(): Promise<void>;
 }
 
-let server: RedisServer;
-let admin: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
-
-afterAll(async () => {
-  await admin.quit();
-  await server.stop();
-});
-
 const memoryStores: MemoryLockStore[] = [];
 const backends: Backend[] = [
   {
     name: 'RedisLockStore',
-    create: async () => new RedisLockStore({ url: server.url }),
-    wipe: async (key) => void (await admin.del(key)),
+    create: async () => new RedisLockStore({ url: redis.server.url }),
+    wipe: async (key) => void (await redis.admin.del(key)),
     teardown: async () => {},
   },
   {
@@ -192,29 +178,29 @@ describe.each(backends)('$name contract', (backend) => {
 
 describe('RedisLockStore specifics', () => {
   it('treats a key it did not write as held, and never overwrites it', async () => {
-    const store = new RedisLockStore({ url: server.url });
-    await admin.set('contract:{foreign}', 'someone else', 'PX', 2000);
+    const store = new RedisLockStore({ url: redis.server.url });
+    await redis.admin.set('contract:{foreign}', 'someone else', 'PX', 2000);
     const result = await store.acquire(['contract:{foreign}'], 'tokenA', 5000);
     expect(result.acquired).toBe(false);
     expect(await store.release(['contract:{foreign}'], 'tokenA')).toBe(
       'not-owner',
     );
-    expect(await admin.get('contract:{foreign}')).toBe('someone else');
+    expect(await redis.admin.get('contract:{foreign}')).toBe('someone else');
     await store.close();
   });
 
-  it('reloads its scripts after the server forgets them', async () => {
-    const store = new RedisLockStore({ url: server.url });
+  it('reloads its scripts after the redis.server forgets them', async () => {
+    const store = new RedisLockStore({ url: redis.server.url });
     expect(
       (await store.acquire(['contract:{reload}'], 'a', 5000)).acquired,
     ).toBe(true);
-    await admin.script('FLUSH');
+    await redis.admin.script('FLUSH');
     expect(await store.release(['contract:{reload}'], 'a')).toBe('ok');
     await store.close();
   });
 
   it('leaves a client it was given open when it closes', async () => {
-    const client = new Redis(server.url);
+    const client = new Redis(redis.server.url);
     const store = new RedisLockStore({ client });
     await store.subscribe(['contract:{owned}'], () => {});
     await store.close();

@@ -2,34 +2,22 @@
  * Safety across real processes on a real Redis: mutual exclusion under
  * contention, a holder killed with SIGKILL, a holder paused past its lease.
  */
-import { Redis } from 'ioredis';
 import { LockManager, RedisLockStore } from '../lib/index.js';
 import { events, exited, runFixture } from './support/child.js';
-import { startRedis, type RedisServer } from './support/redis-harness.js';
+import { useRedis } from './support/redis-fixture.js';
 
-let server: RedisServer;
-let admin: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
-
-afterAll(async () => {
-  await admin.quit();
-  await server.stop();
-});
+const redis = useRedis();
 
 it('keeps 4 processes x 5 workers mutually exclusive on one key', async () => {
   const processes = 4;
   const workers = 5;
   const iterations = 25;
-  await admin.del('mx:counter', 'mx:history');
+  await redis.admin.del('mx:counter', 'mx:history');
   await Promise.all(
     Array.from({ length: processes }, () =>
       exited(
         runFixture('counter-worker.mjs', [
-          server.url,
+          redis.server.url,
           'shared',
           workers,
           iterations,
@@ -39,8 +27,8 @@ it('keeps 4 processes x 5 workers mutually exclusive on one key', async () => {
   );
 
   const total = processes * workers * iterations;
-  expect(Number(await admin.get('mx:counter'))).toBe(total); // no lost update
-  const history = await admin.lrange('mx:history', 0, -1);
+  expect(Number(await redis.admin.get('mx:counter'))).toBe(total); // no lost update
+  const history = await redis.admin.lrange('mx:history', 0, -1);
   expect(history).toHaveLength(2 * total);
   let lastFence = 0;
   for (let i = 0; i < history.length; i += 2) {
@@ -55,13 +43,13 @@ it('keeps 4 processes x 5 workers mutually exclusive on one key', async () => {
 describe('a holder process', () => {
   const locks = () =>
     new LockManager({
-      store: new RedisLockStore({ url: server.url }),
+      store: new RedisLockStore({ url: redis.server.url }),
       prefix: 'proc:',
     });
 
   it('killed with SIGKILL frees its lock within its ttl, and a waiter gets it', async () => {
     const ttl = 1000;
-    const child = runFixture('holder.mjs', [server.url, 'killed', ttl]);
+    const child = runFixture('holder.mjs', [redis.server.url, 'killed', ttl]);
     const held = await events(child).next('held');
     const waiter = locks();
     child.kill('SIGKILL');
@@ -74,7 +62,7 @@ describe('a holder process', () => {
   });
 
   it('paused past its lease learns that it lost the lock, and cannot extend or release it', async () => {
-    const child = runFixture('holder.mjs', [server.url, 'paused', 300]);
+    const child = runFixture('holder.mjs', [redis.server.url, 'paused', 300]);
     const done = exited(child);
     const output = events(child);
     await output.next('held');

@@ -5,25 +5,13 @@
  */
 import { Redis } from 'ioredis';
 import { LockManager, RedisLockStore } from '../../lib/index.js';
-import {
-  startRedis,
-  sleep,
-  type RedisServer,
-} from '../support/redis-harness.js';
+import { sleep } from '../support/redis-harness.js';
+import { useRedis } from '../support/redis-fixture.js';
 
-let server: RedisServer;
-let admin: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
-afterAll(async () => {
-  admin.disconnect();
-  await server.stop();
-});
+const redis = useRedis();
 
 test('an acquire in flight during close() is not granted, and leaves nothing held', async () => {
-  const client = new Redis(server.url, { commandTimeout: 1000 });
+  const client = new Redis(redis.server.url, { commandTimeout: 1000 });
   await client.ping();
   const locks = new LockManager({ store: new RedisLockStore({ client }) });
   try {
@@ -34,7 +22,7 @@ test('an acquire in flight during close() is not granted, and leaves nothing hel
     );
     await locks.close();
     await sleep(1000); // > 3 x ttl: only a renewal could keep the key alive
-    const value = await admin.get('lock:{edge:close}');
+    const value = await redis.admin.get('lock:{edge:close}');
     // gone, or the tombstone `<fence>.<token>` that a release leaves
     expect({
       outcome: await settled,
@@ -49,9 +37,14 @@ test('an acquire in flight during close() is not granted, and leaves nothing hel
 });
 
 test('a wait that starts after close() began fails at once instead of waiting out waitTimeout', async () => {
-  const client = new Redis(server.url, { commandTimeout: 1000 });
+  const client = new Redis(redis.server.url, { commandTimeout: 1000 });
   await client.ping();
-  await admin.set('lock:{edge:close-wait}', '1:someone-else', 'PX', 10_000);
+  await redis.admin.set(
+    'lock:{edge:close-wait}',
+    '1:someone-else',
+    'PX',
+    10_000,
+  );
   const locks = new LockManager({ store: new RedisLockStore({ client }) });
   try {
     const started = performance.now();

@@ -3,24 +3,14 @@
  * whole positive milliseconds) either work (a fractional ttl rounds up) or
  * are refused up front with a LockError (tombstoneTtl: 0).
  */
-import { Redis } from 'ioredis';
 import { LockError, LockManager, RedisLockStore } from '../../lib/index.js';
-import { startRedis, type RedisServer } from '../support/redis-harness.js';
+import { useRedis } from '../support/redis-fixture.js';
 
-let server: RedisServer;
-let admin: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
-afterAll(async () => {
-  admin.disconnect();
-  await server.stop();
-});
+const redis = useRedis();
 
 test('a fractional ttl either works or is refused up front with a LockError', async () => {
   const locks = new LockManager({
-    store: new RedisLockStore({ url: server.url }),
+    store: new RedisLockStore({ url: redis.server.url }),
   });
   try {
     const outcome = await locks.acquire('edge:fraction', { ttl: 1500.5 }).then(
@@ -39,7 +29,7 @@ test('a fractional ttl either works or is refused up front with a LockError', as
 test('tombstoneTtl: 0 either works or is refused by the constructor', async () => {
   let store: RedisLockStore;
   try {
-    store = new RedisLockStore({ url: server.url, tombstoneTtl: 0 });
+    store = new RedisLockStore({ url: redis.server.url, tombstoneTtl: 0 });
   } catch {
     return; // refused up front: fine
   }
@@ -51,7 +41,9 @@ test('tombstoneTtl: 0 either works or is refused by the constructor', async () =
       (error: Error) => `${error.name}: ${error.message}`,
     );
     expect(outcome).toBe('released');
-    expect(await admin.get('lock:{edge:tombstone0}')).not.toMatch(/^\d+:/);
+    expect(await redis.admin.get('lock:{edge:tombstone0}')).not.toMatch(
+      /^\d+:/,
+    );
   } finally {
     await locks.close();
   }

@@ -3,7 +3,6 @@
  * path, no polling storm on a key without expiry, reentrant views that cannot
  * release the outer lock, no self-deadlock on a superset of held keys.
  */
-import { Redis } from 'ioredis';
 import {
   LockAbortedError,
   LockManager,
@@ -11,24 +10,16 @@ import {
   type LockStore,
 } from '../../lib/index.js';
 import { CountingStore } from '../support/counting-store.js';
-import { startRedis, type RedisServer } from '../support/redis-harness.js';
+import { useRedis } from '../support/redis-fixture.js';
 
-let server: RedisServer;
-let admin: Redis;
+const redis = useRedis();
+
 const managers: LockManager[] = [];
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
 afterEach(async () => {
   await Promise.all(managers.splice(0).map((m) => m.close()));
 });
-afterAll(async () => {
-  admin.disconnect();
-  await server.stop();
-});
 function manager(
-  store: LockStore = new RedisLockStore({ url: server.url }),
+  store: LockStore = new RedisLockStore({ url: redis.server.url }),
 ): LockManager {
   const m = new LockManager({ store });
   managers.push(m);
@@ -48,8 +39,10 @@ test('an already-aborted signal is honoured on the uncontended fast path too', a
 });
 
 test('a key held without expiry (PTTL -1) does not make a waiter poll Redis every millisecond', async () => {
-  await admin.set('lock:{edge:nottl}', 'something-else'); // no PX: PTTL -1
-  const store = new CountingStore(new RedisLockStore({ url: server.url }));
+  await redis.admin.set('lock:{edge:nottl}', 'something-else'); // no PX: PTTL -1
+  const store = new CountingStore(
+    new RedisLockStore({ url: redis.server.url }),
+  );
   const locks = manager(store);
   await expect(
     locks.acquire('edge:nottl', { waitTimeout: 1000 }),

@@ -3,24 +3,16 @@
  * release() again really releases instead of reporting a success that never
  * reached Redis.
  */
-import { Redis } from 'ioredis';
 import { LockManager, RedisLockStore } from '../../lib/index.js';
 import { CountingStore } from '../support/counting-store.js';
-import { startRedis, type RedisServer } from '../support/redis-harness.js';
+import { useRedis } from '../support/redis-fixture.js';
 
-let server: RedisServer;
-let admin: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
-afterAll(async () => {
-  admin.disconnect();
-  await server.stop();
-});
+const redis = useRedis();
 
 test('retrying a release that got no answer really releases (or keeps failing)', async () => {
-  const store = new CountingStore(new RedisLockStore({ url: server.url }));
+  const store = new CountingStore(
+    new RedisLockStore({ url: redis.server.url }),
+  );
   const locks = new LockManager({ store });
   try {
     const lock = await locks.acquire('edge:release', { ttl: 30_000 });
@@ -30,7 +22,7 @@ test('retrying a release that got no answer really releases (or keeps failing)',
       () => 'resolved',
       () => 'rejected',
     );
-    const value = await admin.get('lock:{edge:release}');
+    const value = await redis.admin.get('lock:{edge:release}');
     // resolved => must have released; otherwise it must not claim success
     expect({ retry, heldInRedis: value?.includes(':') ?? false }).not.toEqual({
       retry: 'resolved',

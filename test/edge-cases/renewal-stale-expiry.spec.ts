@@ -5,22 +5,15 @@
  */
 import { LockManager, RedisLockStore } from '../../lib/index.js';
 import { CountingStore } from '../support/counting-store.js';
-import {
-  startRedis,
-  sleep,
-  type RedisServer,
-} from '../support/redis-harness.js';
+import { sleep } from '../support/redis-harness.js';
+import { useRedis } from '../support/redis-fixture.js';
 
-let server: RedisServer;
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  await server.stop();
-});
+const redis = useRedis();
 
 test('a renewal that fails once then succeeds keeps the lock held (no signal accessed)', async () => {
-  const store = new CountingStore(new RedisLockStore({ url: server.url }));
+  const store = new CountingStore(
+    new RedisLockStore({ url: redis.server.url }),
+  );
   const locks = new LockManager({ store });
   try {
     store.failExtend = 1; // the first renewal (at ttl/3) gets no answer
@@ -43,10 +36,12 @@ test('a renewal that fails once then succeeds keeps the lock held (no signal acc
 });
 
 test('consequence: renewal stops, the lease runs out while fn still runs, and a second owner gets the lock', async () => {
-  const store = new CountingStore(new RedisLockStore({ url: server.url }));
+  const store = new CountingStore(
+    new RedisLockStore({ url: redis.server.url }),
+  );
   const locks = new LockManager({ store });
   const other = new LockManager({
-    store: new RedisLockStore({ url: server.url }),
+    store: new RedisLockStore({ url: redis.server.url }),
   });
   try {
     store.failExtend = 1;

@@ -3,34 +3,21 @@
  * second listener of a channel whose SUBSCRIBE is still on its way (a waiter
  * relying on it would otherwise miss the release and sleep until its backoff).
  */
-import { Redis } from 'ioredis';
 import { RedisLockStore } from '../../lib/index.js';
-import {
-  startRedis,
-  sleep,
-  type RedisServer,
-} from '../support/redis-harness.js';
+import { sleep } from '../support/redis-harness.js';
+import { useRedis } from '../support/redis-fixture.js';
 
-let server: RedisServer;
-let admin: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
-afterAll(async () => {
-  admin.disconnect();
-  await server.stop();
-});
+const redis = useRedis();
 
 test('a second subscribe to a channel resolves only once notices are live', async () => {
-  const store = new RedisLockStore({ url: server.url });
+  const store = new RedisLockStore({ url: redis.server.url });
   try {
     const first: string[] = [];
     const second: string[] = [];
     const firstLive = store.subscribe(['k'], (_key, id) => first.push(id));
     await store.subscribe(['k'], (_key, id) => second.push(id));
     // "notices are live" for the second listener: a release now must reach it
-    await admin.publish('k:released', '42');
+    await redis.admin.publish('k:released', '42');
     await firstLive;
     await sleep(200);
     expect(second).toEqual(['42']);
