@@ -276,13 +276,7 @@ export class LockManager {
           cause: options.signal.reason,
         });
       }
-      return this.grant(
-        request,
-        token,
-        result.fences,
-        startedAt,
-        result.validityMs,
-      );
+      return this.grant(request, token, result, startedAt);
     }
     if (options.waitTimeout === 0)
       throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
@@ -382,13 +376,7 @@ export class LockManager {
         const result = await this.attempt(request, token, undefined, waiter);
         if (result.acquired) {
           granted = true;
-          return this.grant(
-            request,
-            token,
-            result.fences,
-            startedAt,
-            result.validityMs,
-          );
+          return this.grant(request, token, result, startedAt);
         }
         waiter.retryAfterMs = result.retryAfterMs;
         const backoff = backoffDelay(
@@ -463,9 +451,8 @@ export class LockManager {
   private grant(
     request: LockRequest,
     token: string,
-    fences: readonly number[],
+    { fences, validityMs }: Extract<AcquireResult, { acquired: true }>,
     startedAt: number,
-    validityMs?: number,
   ): Lock {
     if (this.closed) {
       // NOTE: granted after close() released everything: give it back.
