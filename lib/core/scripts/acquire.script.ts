@@ -1,51 +1,44 @@
-import { LuaScript, PARSE_LOCK_VALUE } from './lua-script.js';
+import { LuaScript, OWNER_SUFFIX } from './lua-script.js';
 
 /**
  * acquire(KEYS = lock keys, ARGV = [token, ttlMs]) ->
  *   {1, fence_1, ..., fence_n}  every key granted to token (all or nothing)
- *   {0, retryAfterMs}           some key is held by another owner; -1 when
- *                               the longest competing key has no expiry
+ *   {0, retryAfterMs}           some key is held by another owner; the
+ *                               longest competing lease (-1: no expiry)
  *
- * A key counts as held when it stores a live `<fence>:<owner>` or anything the
- * scripts did not write. A key already held by this token is granted again
- * with its fence kept, so a command resent after a reconnect cannot fail its
- * own acquire or hand out a second fence; a key this token has already
- * released is not taken again (the resent command arrived after the release
- * that abandoned it). The fence of a new grant is
- * max(previous fence + 1, server clock in microseconds).
+ * A key counts as held when it stores `<fence>:<owner>` for another owner, or
+ * anything the scripts did not write. A key already held by this token is
+ * granted again with its lease renewed and its fence kept, so that a command
+ * resent after a reconnect can neither fail its own acquire nor hand out a
+ * second fence. A new grant's fence is the server clock in microseconds.
  */
 export const ACQUIRE_SCRIPT = new LuaScript(
   'acquire',
-  `${PARSE_LOCK_VALUE}
-local token, ttl = ARGV[1], ARGV[2]
-local fences, busy, wait = {}, false, -1
+  `${OWNER_SUFFIX}
+local ttl = ARGV[2]
+local fences, wait = {}, -2
 for i, key in ipairs(KEYS) do
-  local fence, state, owner = parse(redis.call('GET', key))
-  if state == 'foreign' or (state == ':' and owner ~= token) then
-    busy = true
+  local value = redis.call('GET', key)
+  if value and held_by_caller(value) then
+    fences[i] = tonumber(string.sub(value, 1, #value - #mine))
+  elseif value then
     local left = redis.call('PTTL', key)
     if left > wait then wait = left end
-  elseif state == '.' and owner == token then
-    -- this token already released the key: a resent acquire must not take it again
-    busy = true
-    if wait < 0 then wait = 0 end
-  elseif state == ':' then
-    fences[i] = fence
-  else
-    fences[i] = -(fence or 0)
   end
 end
-if busy then return {0, wait} end
+if wait > -2 then return {0, wait} end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local fresh = string.format('%.0f', now) .. mine
 local reply = {1}
 for i, key in ipairs(KEYS) do
-  local fence = fences[i]
-  if fence <= 0 then
-    fence = math.max(-fence + 1, now)
+  if fences[i] then
+    redis.call('PEXPIRE', key, ttl)
+  else
+    redis.call('SET', key, fresh, 'PX', ttl)
+    fences[i] = now
   end
-  redis.call('SET', key, string.format('%.0f', fence) .. ':' .. token, 'PX', ttl)
-  reply[i + 1] = fence
+  reply[i + 1] = fences[i]
 end
 return reply
 `,

@@ -17,22 +17,22 @@ export class LuaScript {
 }
 
 /**
- * The value layout shared by every script. A held lock's key stores
- * `<fence>:<token>`; a released lock leaves a short-lived tombstone
- * `<fence>.<token>`, so that the next grant's fence still goes up and a
- * replayed release can tell that it already succeeded. The parser below is
- * pasted at the top of each script.
+ * The value layout shared by every script: a held lock's key stores
+ * `<fence>:<token>`, and its expiry is the lease. Scripts recognise the owner
+ * by the `:<token>` suffix; anything else in the key counts as another owner.
+ * Releasing deletes the key.
  *
- * NOTE: fences are microsecond timestamps of the Redis server's clock or one
- * more than the previous fence, whichever is larger. They fit in 53 bits
- * (exact in a Lua number and in a JavaScript number) and do not go backwards
- * when the key is lost, for example when Redis restarts without persistence.
+ * NOTE: a fence is the Redis server's clock in microseconds at the grant. It
+ * fits in 53 bits (exact in a Lua number and in a JavaScript number), and it
+ * grows from one holder of a key to the next because a grant always comes
+ * later than the previous holder's grant: after its release (which took at
+ * least a network round trip) or after its lease ran out. So it needs no
+ * counter key, and a Redis restart that loses every key cannot make it go
+ * back, as long as the server's clock does not step back.
  */
-export const PARSE_LOCK_VALUE = `
-local function parse(v)
-  if not v then return nil, nil, nil end
-  local fence, state, owner = string.match(v, '^(%d+)([:.])(.*)$')
-  if not fence then return 0, 'foreign', v end
-  return tonumber(fence), state, owner
+export const OWNER_SUFFIX = `
+local mine = ':' .. ARGV[1]
+local function held_by_caller(value)
+  return string.sub(value, -#mine) == mine
 end
 `;

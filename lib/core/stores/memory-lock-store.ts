@@ -1,4 +1,3 @@
-import { checkTombstoneTtl } from './tombstone-ttl.js';
 import type {
   AcquireResult,
   LockOutcome,
@@ -6,21 +5,10 @@ import type {
   ReleaseListener,
 } from './lock-store.js';
 
-/** Options of the in-process store. */
-export interface MemoryLockStoreOptions {
-  /**
-   * How long, in ms, a released key keeps its last fence and owner (see
-   * {@link RedisLockStoreOptions.tombstoneTtl}).
-   * @default 1000
-   */
-  tombstoneTtl?: number;
-}
-
 interface Entry {
-  fence: number;
-  token: string;
-  held: boolean;
-  /** `performance.now()` at which the lease (or the tombstone) ends. */
+  readonly fence: number;
+  readonly token: string;
+  /** `performance.now()` at which the lease ends. */
   expiresAt: number;
 }
 
@@ -35,12 +23,8 @@ const SWEEP_EVERY = 1024;
 export class MemoryLockStore implements LockStore {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Map<string, Set<ReleaseListener>>();
-  private readonly tombstoneTtl: number;
+  private lastFence = 0;
   private operations = 0;
-
-  constructor(options: MemoryLockStoreOptions = {}) {
-    this.tombstoneTtl = checkTombstoneTtl(options.tombstoneTtl);
-  }
 
   async acquire(
     keys: readonly string[],
@@ -48,27 +32,27 @@ export class MemoryLockStore implements LockStore {
     ttlMs: number,
   ): Promise<AcquireResult> {
     const now = this.tick();
-    let retryAfterMs = -1;
+    let retryAfterMs = -2;
     for (const key of keys) {
       const entry = this.live(key, now);
-      if (entry?.held && entry.token !== token)
+      if (entry && entry.token !== token)
         retryAfterMs = Math.max(retryAfterMs, Math.ceil(entry.expiresAt - now));
     }
-    if (retryAfterMs >= 0) return { acquired: false, retryAfterMs };
+    if (retryAfterMs > -2) return { acquired: false, retryAfterMs };
+    // NOTE: like the Redis scripts, a fence is the clock in microseconds; one
+    // counter per store keeps it growing even for grants in the same microsecond.
+    const fresh = (this.lastFence = Math.max(
+      this.lastFence + 1,
+      clockMicros(),
+    ));
     const fences = keys.map((key) => {
       const entry = this.live(key, now);
-      if (entry?.held) {
+      if (entry) {
         entry.expiresAt = now + ttlMs;
         return entry.fence;
       }
-      const fence = Math.max((entry?.fence ?? 0) + 1, clockMicros());
-      this.entries.set(key, {
-        fence,
-        token,
-        held: true,
-        expiresAt: now + ttlMs,
-      });
-      return fence;
+      this.entries.set(key, { fence: fresh, token, expiresAt: now + ttlMs });
+      return fresh;
     });
     return { acquired: true, fences };
   }
@@ -82,8 +66,8 @@ export class MemoryLockStore implements LockStore {
     let outcome: LockOutcome = 'ok';
     for (const key of keys) {
       const entry = this.live(key, now);
-      if (entry?.held && entry.token !== token) return 'not-owner';
-      if (!entry?.held) outcome = 'expired';
+      if (entry && entry.token !== token) return 'not-owner';
+      if (!entry) outcome = 'expired';
     }
     if (outcome === 'ok')
       for (const key of keys) this.entries.get(key)!.expiresAt = now + ttlMs;
@@ -97,12 +81,9 @@ export class MemoryLockStore implements LockStore {
     for (const key of keys) {
       const entry = this.live(key, now);
       if (entry?.token === token) {
-        if (entry.held) {
-          entry.held = false;
-          entry.expiresAt = now + this.tombstoneTtl;
-          released.push([key, entry.fence]);
-        }
-      } else if (entry?.held) {
+        this.entries.delete(key);
+        released.push([key, entry.fence]);
+      } else if (entry) {
         outcome = 'not-owner';
       } else if (outcome === 'ok') {
         outcome = 'expired';
@@ -136,10 +117,15 @@ export class MemoryLockStore implements LockStore {
     this.listeners.clear();
   }
 
-  /** Number of keys held or tombstoned right now (for tests and leak checks). */
+  /** Number of keys held right now (for tests and leak checks). */
   get size(): number {
     this.sweep(performance.now());
     return this.entries.size;
+  }
+
+  /** Drops a key as if its lease had been lost (a Redis restart). For tests. */
+  forget(key: string): void {
+    this.entries.delete(key);
   }
 
   private notify(released: ReadonlyArray<[string, number]>): void {

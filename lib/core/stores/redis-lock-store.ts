@@ -11,7 +11,6 @@ import type {
   ReleaseListener,
 } from './lock-store.js';
 import { toLockOutcome } from './lock-outcome.js';
-import { checkTombstoneTtl } from './tombstone-ttl.js';
 
 /** How the Redis store reaches Redis, and its own limits. */
 export interface RedisLockStoreOptions {
@@ -33,13 +32,6 @@ export interface RedisLockStoreOptions {
    * @default 1000
    */
   operationTimeout?: number;
-  /**
-   * How long, in ms, a released key keeps its tombstone (the last fence and
-   * owner). It keeps the next fence above the last one even if the server's
-   * clock steps back by less than this, and lets a resent release succeed.
-   * @default 1000
-   */
-  tombstoneTtl?: number;
 }
 
 const CHANNEL_SUFFIX = ':released';
@@ -55,7 +47,6 @@ const UNAVAILABLE_REPLIES =
 export class RedisLockStore implements LockStore {
   readonly client: Redis | Cluster;
   private readonly ownsClient: boolean;
-  private readonly tombstoneTtl: string;
   private subscriber?: Redis | Cluster;
   private readonly listeners = new Map<string, Set<ReleaseListener>>();
   /** The SUBSCRIBE of each channel, so every listener waits until it is live. */
@@ -67,7 +58,6 @@ export class RedisLockStore implements LockStore {
 
   constructor(options: RedisLockStoreOptions = {}) {
     const operationTimeout = options.operationTimeout ?? 1000;
-    this.tombstoneTtl = String(checkTombstoneTtl(options.tombstoneTtl));
     if (options.client) {
       this.client = options.client;
       this.ownsClient = false;
@@ -115,10 +105,7 @@ export class RedisLockStore implements LockStore {
 
   async release(keys: readonly string[], token: string): Promise<LockOutcome> {
     return toLockOutcome(
-      (await this.run(RELEASE_SCRIPT, keys, [
-        token,
-        this.tombstoneTtl,
-      ])) as number,
+      (await this.run(RELEASE_SCRIPT, keys, [token])) as number,
     );
   }
 
