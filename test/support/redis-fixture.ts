@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { startRedis, type RedisServer } from './redis-harness.js';
+import { sharedRedis, startRedis, type RedisServer } from './redis-harness.js';
 
 /** A Redis server of the spec's own, and a plain client to inspect it. */
 export interface RedisFixture {
@@ -8,14 +8,16 @@ export interface RedisFixture {
 }
 
 /**
- * Starts a Redis server before the spec's tests and stops it after them.
+ * A Redis for the spec's tests: `REDIS_URL` when set, else a server of the
+ * spec's own, started before its tests and stopped after them. Pass
+ * `{ own: true }` for a spec that must kill, pause or restart the server.
  * Read `server` and `admin` inside tests (they exist from `beforeAll` on).
  */
-export function useRedis(): RedisFixture {
+export function useRedis(options: { own?: boolean } = {}): RedisFixture {
   let server: RedisServer | undefined;
   let admin: Redis | undefined;
   beforeAll(async () => {
-    server = await startRedis();
+    server = await (options.own ? startRedis() : sharedRedis());
     admin = new Redis(server.url);
   });
   afterAll(async () => {

@@ -40,8 +40,14 @@ process.once('exit', () => {
 /** A Redis for tests that only need one: `REDIS_URL` when set, else a server of our own. */
 export async function sharedRedis(): Promise<RedisServer> {
   const url = process.env.REDIS_URL;
-  if (url) return externalServer(url);
-  return startRedis();
+  if (!url) return startRedis();
+  const server = externalServer(url);
+  if (!(await pingOk(server.port, server.host))) {
+    throw new Error(
+      `REDIS_URL is set to ${url}, but no Redis answers PING there. Start it, or unset REDIS_URL to let the tests start their own redis-server.`,
+    );
+  }
+  return server;
 }
 
 /** Starts a Redis server of our own. */
@@ -234,7 +240,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function pingOk(port: number): Promise<boolean> {
+function pingOk(port: number, host = HOST): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
     const done = (ok: boolean) => {
@@ -244,7 +250,7 @@ function pingOk(port: number): Promise<boolean> {
     socket.setTimeout(500, () => done(false));
     socket.once('error', () => done(false));
     socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-    socket.connect(port, HOST, () => socket.write('PING\r\n'));
+    socket.connect(port, host, () => socket.write('PING\r\n'));
   });
 }
 
