@@ -187,7 +187,7 @@ describe('RedisLockStore specifics', () => {
     await store.close();
   });
 
-  it('reloads its scripts after the redis.server forgets them', async () => {
+  it('reloads its scripts after the server forgets them', async () => {
     const store = new RedisLockStore({ url: redis.server.url });
     expect(
       (await store.acquire(['contract:{reload}'], 'a', 5000)).acquired,

@@ -35,7 +35,7 @@ test('a renewal that fails once then succeeds keeps the lock held (no signal acc
   }
 });
 
-test('consequence: renewal stops, the lease runs out while fn still runs, and a second owner gets the lock', async () => {
+test('renewal goes on after one failed attempt, so no second owner gets the lock while fn runs', async () => {
   const store = new CountingStore(
     new RedisLockStore({ url: redis.server.url }),
   );
