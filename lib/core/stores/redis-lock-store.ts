@@ -39,8 +39,8 @@ const UNAVAILABLE_REPLIES =
   /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY|NOREPLICAS)\b/;
 
 /**
- * A lock store on one Redis deployment (a standalone server, a Sentinel
- * group, or a Cluster). Every operation is one round trip: a Lua script called
+ * A lock store on one Redis deployment, through ioredis (tested on a
+ * standalone server; Sentinel and Cluster are planned). Every operation is one round trip: a Lua script called
  * by SHA. Release notices travel over Redis pub/sub on one shared subscriber
  * connection, multiplexed by key.
  */
