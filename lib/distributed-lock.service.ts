@@ -241,11 +241,12 @@ export class DistributedLockService implements OnApplicationShutdown {
         options.onContention === 'wait' ? options.waitTimeout : 0;
       plan = {
         options,
-        lockOptions: {
+        // NOTE: frozen, so the engine resolves it once, not on every call.
+        lockOptions: Object.freeze({
           ttl: options.ttl,
           maxHold: options.maxHold,
           waitTimeout,
-        },
+        }),
       };
       this.plans.set(locked, plan);
     }

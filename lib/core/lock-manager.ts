@@ -70,6 +70,11 @@ export class LockManager {
   private readonly context = new AsyncLocalStorage<LockContext>();
   private readonly queues = new Map<string, KeyQueue>();
   private readonly held = new Set<Lock>();
+  private readonly resolved = new WeakMap<object, ResolvedLockOptions>();
+  private readonly resolvedRenewing = new WeakMap<
+    object,
+    ResolvedLockOptions
+  >();
   /** Fast-path attempts under way in this process, per single store key. */
   private readonly inFlight = new Map<string, number>();
   private readonly waiting = new Set<LockWaiter>();
@@ -150,7 +155,7 @@ export class LockManager {
     options?: LockOptions,
   ): Promise<T> {
     const { held, request } = this.reentrancy(
-      this.request(keys, { ...options, autoRenew: true }),
+      this.request(keys, options, true),
     );
     if (held) return fn(held);
     const lock = await this.take(request);
@@ -199,17 +204,36 @@ export class LockManager {
   private request(
     keys: LockKeys,
     options: LockOptions | undefined,
+    renew = false,
   ): LockRequest {
     if (this.closed) throw closedError();
     const normalized = this.keyspace.normalize(keys);
     return {
       keys: normalized,
       storeKeys: normalized.map((key) => this.keyspace.toStoreKey(key)),
-      options:
-        options === undefined
-          ? this.defaults
-          : resolveOptions(this.defaults, options, 'options'),
+      options: this.resolve(options, renew),
     };
+  }
+
+  /**
+   * Call options merged with the defaults. NOTE: a frozen options object (the
+   * decorator passes one per method) is resolved once and remembered, which
+   * keeps validation off the hot path; other objects are read on every call.
+   */
+  private resolve(
+    options: LockOptions | undefined,
+    renew: boolean,
+  ): ResolvedLockOptions {
+    const cache = renew ? this.resolvedRenewing : this.resolved;
+    const source = options ?? this.defaults;
+    let resolved = cache.get(source);
+    if (!resolved) {
+      resolved = resolveOptions(this.defaults, source, 'options');
+      if (renew) resolved.autoRenew = true;
+      if (source === this.defaults || Object.isFrozen(source))
+        cache.set(source, resolved);
+    }
+    return resolved;
   }
 
   /**
