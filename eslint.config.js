@@ -10,6 +10,7 @@ export default tseslint.config(
       'sample/dist/**',
       'sample/node_modules/**',
       'coverage/**',
+      'bench/.dist/**',
     ],
   },
   js.configs.recommended,

@@ -54,9 +54,21 @@ export async function startRedisServer() {
   };
 }
 
-export function percentile(values, p) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[
-    Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))
-  ];
+/** Commands the server ran since the last CONFIG RESETSTAT, by name and in total (commands run by scripts included). */
+export async function commandStats(client) {
+  const byCommand = {};
+  let total = 0;
+  for (const line of (await client.info('commandstats')).split('\n')) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (!match || ['info', 'config'].includes(match[1])) continue;
+    byCommand[match[1]] = Number(match[2]);
+    total += Number(match[2]);
+  }
+  return { total, byCommand };
+}
+
+/** The server's `used_memory`, in bytes. */
+export async function usedMemory(client) {
+  const info = await client.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)[1]);
 }

@@ -1,0 +1,113 @@
+// The parent side of the contended scenarios (2, 3 and 8): starts PROCESSES
+// copies of scenarios/contended.mjs on one key, opens the measured window for
+// all of them at once, closes it after a time or a number of grants, and
+// turns the grants they report into the figures of the tables.
+import { spawnScenario } from './child.mjs';
+import { commandStats } from './redis-server.mjs';
+import { max, percentile } from './stats.mjs';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One contended run. `servers` = { lock, counter } (from startRedisServer);
+ * stops after `durationMs`, or earlier once `targetGrants` critical sections
+ * have completed.
+ */
+export async function runContended(
+  servers,
+  {
+    contender,
+    tuned = false,
+    processes,
+    workers,
+    mode = 'natural',
+    holdMs = 1,
+    durationMs,
+    targetGrants = Infinity,
+  },
+) {
+  const { lock, counter } = servers;
+  await lock.client.flushall();
+  await counter.client.flushall();
+  const key = `contended:${contender}:${mode}`;
+  const children = Array.from({ length: processes }, () =>
+    spawnScenario('contended.mjs', {
+      contender,
+      tuned,
+      url: lock.url,
+      counterUrl: counter.url,
+      key,
+      workers,
+      mode,
+      holdMs,
+    }),
+  );
+  try {
+    await Promise.all(children.map((child) => child.ready));
+    await lock.client.config('RESETSTAT');
+    const startedAt = performance.now();
+    for (const child of children) child.send({ type: 'start' });
+    while (performance.now() - startedAt < durationMs) {
+      await sleep(Math.min(50, durationMs / 10));
+      if (
+        targetGrants !== Infinity &&
+        Number(await counter.client.get('counter')) >= targetGrants
+      )
+        break;
+    }
+    const seconds = (performance.now() - startedAt) / 1000;
+    const commands = await commandStats(lock.client);
+    for (const child of children) child.send({ type: 'stop' });
+    const results = await Promise.all(children.map((child) => child.result));
+    const counted = Number(await counter.client.get('counter'));
+    return summarize(results, {
+      seconds,
+      commands,
+      counted,
+      workers: processes * workers,
+    });
+  } finally {
+    for (const child of children) child.kill();
+  }
+}
+
+function summarize(results, { seconds, commands, counted, workers }) {
+  const grants = results
+    .flatMap((result) => result.grants)
+    .sort((a, b) => a.grantedAt - b.grantedAt);
+  const gaps = [];
+  let sameWorker = 0;
+  let overlaps = 0;
+  for (let i = 1; i < grants.length; i++) {
+    const [previous, next] = [grants[i - 1], grants[i]];
+    const gap = next.grantedAt - previous.releasedAt;
+    if (gap < 0) overlaps++;
+    gaps.push(gap);
+    if (previous.w === next.w) sameWorker++;
+  }
+  const waits = grants.map((g) => g.grantedAt - g.requestedAt);
+  const sections = results.reduce((sum, r) => sum + r.criticalSections, 0);
+  const requests = results.reduce((sum, r) => sum + r.requests, 0);
+  const n = grants.length;
+  const rate = n / seconds;
+  return {
+    grants: n,
+    seconds,
+    rate,
+    gapP50: percentile(gaps, 50),
+    gapP99: percentile(gaps, 99),
+    waitP50: percentile(waits, 50),
+    waitP99: percentile(waits, 99),
+    waitMax: max(waits),
+    // NOTE: with every worker served in turn, a waiter waits for the other
+    // (workers - 1) grants: the first-come-first-served wait at this rate.
+    fcfsWait: ((workers - 1) / rate) * 1000,
+    requestsPerGrant: requests / n,
+    commandsPerGrant: commands.total / n,
+    commands,
+    lostUpdates: sections - counted,
+    overlaps,
+    sameWorkerShare: grants.length > 1 ? sameWorker / (grants.length - 1) : NaN,
+    gaveUp: results.reduce((sum, r) => sum + r.gaveUp, 0),
+  };
+}

@@ -1,0 +1,761 @@
+// Side-by-side benchmarks of this project and the libraries users would pick
+// instead, on throwaway local redis-server processes.
+//
+//   npm run bench                 full run (about 5 minutes)
+//   BENCH_SHORT=1 npm run bench   smoke run for CI (well under a minute)
+//   BENCH_ONLY=1,2 npm run bench  only some scenarios
+//
+// Prints a table per scenario and writes bench/results/report.md and
+// bench/results/chart.svg. Absolute figures on shared machines are noise;
+// compare the ratios, which come from one run. Nothing here asserts timings.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import autocannon from 'autocannon';
+import { runScenario, spawnScenario } from './lib/child.mjs';
+import { runContended } from './lib/contention.mjs';
+import { CONTENDERS, FLOORS, RETRY_SETTINGS } from './lib/contenders.mjs';
+import { startRedisServer, usedMemory } from './lib/redis-server.mjs';
+import {
+  barChartSvg,
+  fmt,
+  markdownTable,
+  printTable,
+  ratio,
+  table,
+} from './lib/report.mjs';
+import { median } from './lib/stats.mjs';
+
+const SHORT = process.env.BENCH_SHORT === '1';
+const ONLY = process.env.BENCH_ONLY?.split(',').map(Number);
+const RESULTS = new URL('./results/', import.meta.url);
+const LIBRARIES = Object.keys(CONTENDERS).filter((name) => !FLOORS.has(name));
+const PEERS = LIBRARIES.filter((name) => name !== 'project');
+
+/** Contended configurations: each library at its defaults, then tuned where that differs. */
+const CONTENDED = [
+  { contender: 'project', tuned: false },
+  ...PEERS.flatMap((contender) =>
+    contender === 'semaphore' || SHORT
+      ? [{ contender, tuned: false }]
+      : [
+          { contender, tuned: false },
+          { contender, tuned: true },
+        ],
+  ),
+];
+const label = ({ contender, tuned }) =>
+  contender === 'project'
+    ? 'project'
+    : `${contender} (${tuned ? 'tuned' : 'default'})`;
+
+const tables = [];
+const targets = [];
+const chart = {};
+
+function emit(t) {
+  printTable(t);
+  tables.push(t);
+}
+
+/** Records a target: `measured` against `goal`, met or not, and by how much. */
+function target(scenario, goal, measured, met, detail = '') {
+  targets.push({ scenario, goal, measured, met, detail });
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 1: uncontended, 50 workers on their own keys.
+async function scenario1(server) {
+  const rounds = SHORT ? 1 : 3;
+  const names = Object.keys(CONTENDERS);
+  const runs = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    // NOTE: the order rotates each round, so no contender always runs first.
+    for (const name of [...names.slice(round), ...names.slice(0, round)]) {
+      runs[name].push(
+        await runScenario('uncontended.mjs', {
+          contender: name,
+          urls: [server.url],
+          workers: 50,
+          warmupMs: SHORT ? 200 : 1000,
+          durationMs: SHORT ? 400 : 3000,
+        }),
+      );
+    }
+  }
+  const results = Object.fromEntries(
+    names.map((name) => [
+      name,
+      Object.fromEntries(
+        [
+          'cyclesPerSecond',
+          'p50',
+          'p99',
+          'cpuMicrosPerCycle',
+          'requestsPerCycle',
+        ].map((field) => [field, median(runs[name].map((run) => run[field]))]),
+      ),
+    ]),
+  );
+  const floor = results['floor-ap'];
+  const bestPeer = PEERS.reduce((best, name) =>
+    results[name].cyclesPerSecond > results[best].cyclesPerSecond ? name : best,
+  );
+  emit(
+    table(
+      'Scenario 1: uncontended, 50 workers in one process, each on its own key',
+      [
+        'contender',
+        'cycles/s',
+        'p50 ms',
+        'p99 ms',
+        'CPU µs/cycle',
+        'requests/cycle',
+        'vs floor+AP',
+        'vs best peer',
+      ],
+      names.map((name) => {
+        const r = results[name];
+        return [
+          name,
+          fmt(r.cyclesPerSecond),
+          fmt(r.p50, 2),
+          fmt(r.p99, 2),
+          fmt(r.cpuMicrosPerCycle, 1),
+          fmt(r.requestsPerCycle, 2),
+          ratio(r.cyclesPerSecond, floor.cyclesPerSecond),
+          ratio(r.cyclesPerSecond, results[bestPeer].cyclesPerSecond),
+        ];
+      }),
+      [
+        `Median of ${rounds} round(s) per contender, each in a fresh process; best peer: ${bestPeer}. floor-ap = floor with enableAutoPipelining.`,
+        'Peers get a plain ioredis client (its defaults: no auto-pipelining); this project uses the client its store creates (auto-pipelining on).',
+      ],
+    ),
+  );
+  const p = results.project;
+  target(
+    '1',
+    'cycles/s >= 1.0x floor with auto-pipelining',
+    ratio(p.cyclesPerSecond, floor.cyclesPerSecond),
+    p.cyclesPerSecond >= floor.cyclesPerSecond,
+  );
+  target(
+    '1',
+    'Node CPU per cycle <= floor with auto-pipelining',
+    `${fmt(p.cpuMicrosPerCycle, 1)} vs ${fmt(floor.cpuMicrosPerCycle, 1)} µs (${ratio(p.cpuMicrosPerCycle, floor.cpuMicrosPerCycle)})`,
+    p.cpuMicrosPerCycle <= floor.cpuMicrosPerCycle,
+  );
+  chart.s1 = names.map((name) => ({
+    label: name,
+    value: results[name].cyclesPerSecond,
+    highlight: name === 'project',
+  }));
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios 2 and 3: contended.
+function contendedRows(results, reference) {
+  return results.map(({ config, r }) => [
+    label(config),
+    fmt(r.rate),
+    ratio(r.rate, reference.rate),
+    fmt(r.gapP50, 2),
+    fmt(r.gapP99, 2),
+    fmt(r.waitP50, 1),
+    fmt(r.waitP99, 1),
+    fmt(r.waitMax, 0),
+    ratio(r.waitP99, r.fcfsWait),
+    fmt(r.requestsPerGrant, 1),
+    fmt(r.commandsPerGrant, 1),
+    `${fmt(100 * r.sameWorkerShare, 0)} %`,
+    `${r.lostUpdates}/${r.overlaps}`,
+  ]);
+}
+const CONTENDED_HEADERS = [
+  'contender',
+  'acq/s',
+  'vs best peer',
+  'gap p50',
+  'gap p99',
+  'wait p50',
+  'wait p99',
+  'wait max',
+  'p99/FCFS',
+  'req/acq',
+  'cmd/acq',
+  'same worker',
+  'lost/overlap',
+];
+const CONTENDED_NOTES = [
+  'Times in ms. gap: from a holder starting its release to the next grant. p99/FCFS: p99 wait over the first-come-first-served wait at the same rate ((workers-1)/rate).',
+  'req/acq: requests sent by the lock clients per acquisition (release included); cmd/acq: Redis commands run (INFO commandstats, commands inside scripts included, SUBSCRIBE too).',
+  'lost/overlap: lost counter updates (a GET, 1 ms, SET in the critical section on another Redis) / grants that began before the previous holder released. Both must be 0.',
+  `Retry settings: ${Object.entries(RETRY_SETTINGS)
+    .map(
+      ([name, s]) =>
+        `${name}: ${s.default}${s.tuned.startsWith('same') || s.tuned.includes('its default') ? '' : `; tuned ${s.tuned}`}`,
+    )
+    .join(' | ')}.`,
+];
+
+async function contendedSet(servers, options) {
+  const results = [];
+  for (const config of CONTENDED) {
+    results.push({
+      config,
+      r: await runContended(servers, { ...config, ...options }),
+    });
+  }
+  const peers = results.filter(({ config }) => config.contender !== 'project');
+  const best = (list) => list.reduce((a, b) => (b.r.rate > a.r.rate ? b : a));
+  const tunedPeers = peers.filter(
+    ({ config }) => config.tuned || config.contender === 'semaphore',
+  );
+  const defaultPeers = peers.filter(({ config }) => !config.tuned);
+  return {
+    results,
+    project: results[0].r,
+    bestTuned: best(tunedPeers.length ? tunedPeers : peers),
+    bestDefault: best(defaultPeers),
+  };
+}
+
+async function scenario2(servers) {
+  const durationMs = SHORT ? 500 : 4000;
+  const sets = {};
+  for (const mode of ['natural', 'forced']) {
+    const set = await contendedSet(servers, {
+      processes: 1,
+      workers: 20,
+      mode,
+      durationMs,
+    });
+    sets[mode] = set;
+    emit(
+      table(
+        `Scenario 2${mode === 'natural' ? 'a' : 'b'}: contended, 1 process x 20 workers on one key, ${mode === 'natural' ? 'natural order' : 'forced handoff (a worker that released steps aside until another acquired)'}`,
+        CONTENDED_HEADERS,
+        contendedRows(set.results, set.bestTuned.r),
+        [
+          `Best peer: ${label(set.bestTuned.config)} (best tuned); at defaults: ${label(set.bestDefault.config)}. ${(durationMs / 1000).toFixed(1)} s per row.`,
+          ...CONTENDED_NOTES,
+        ],
+      ),
+    );
+  }
+  const { forced, natural } = sets;
+  const p = forced.project;
+  target(
+    '2',
+    'forced handoff acq/s >= 1.4x best peer tuned',
+    `${ratio(p.rate, forced.bestTuned.r.rate)} (${label(forced.bestTuned.config)})`,
+    p.rate >= 1.4 * forced.bestTuned.r.rate,
+  );
+  target(
+    '2',
+    'forced handoff acq/s >= 6x best peer at defaults',
+    `${ratio(p.rate, forced.bestDefault.r.rate)} (${label(forced.bestDefault.config)})`,
+    p.rate >= 6 * forced.bestDefault.r.rate,
+  );
+  target(
+    '2',
+    'release-to-grant gap p50 <= 0.5 ms (forced)',
+    `${fmt(p.gapP50, 2)} ms`,
+    p.gapP50 <= 0.5,
+  );
+  target(
+    '2',
+    'requests per acquisition <= 3 (forced)',
+    fmt(p.requestsPerGrant, 2),
+    p.requestsPerGrant <= 3,
+  );
+  const n = natural.project;
+  const bestNaturalWait = natural.bestTuned.r.waitP99;
+  target(
+    '2',
+    'p99 wait <= 1/4 of best peer (natural)',
+    `${fmt(n.waitP99, 1)} ms vs ${fmt(bestNaturalWait, 1)} ms (${ratio(n.waitP99, bestNaturalWait)})`,
+    n.waitP99 <= bestNaturalWait / 4,
+  );
+  target(
+    '2',
+    'p99 wait within 2x FCFS ideal (natural; in-process FIFO is the default)',
+    `${ratio(n.waitP99, n.fcfsWait)} (${fmt(n.fcfsWait, 1)} ms ideal)`,
+    n.waitP99 <= 2 * n.fcfsWait,
+  );
+  const violations = [...natural.results, ...forced.results].filter(
+    ({ r }) => r.lostUpdates || r.overlaps,
+  );
+  target(
+    '2',
+    'no mutual-exclusion violations (every contender)',
+    violations.length
+      ? violations.map(({ config }) => label(config)).join(', ')
+      : 'none',
+    violations.length === 0,
+  );
+  chart.s2 = forced.results.map(({ config, r }) => ({
+    label: label(config),
+    value: r.rate,
+    highlight: config.contender === 'project',
+  }));
+}
+
+async function scenario3(servers) {
+  const set = await contendedSet(servers, {
+    processes: 4,
+    workers: 5,
+    durationMs: SHORT ? 600 : 4000,
+  });
+  emit(
+    table(
+      'Scenario 3: contended across 4 processes x 5 workers, one key, natural order',
+      CONTENDED_HEADERS,
+      contendedRows(set.results, set.bestTuned.r),
+      [
+        `Best peer: ${label(set.bestTuned.config)}.`,
+        ...CONTENDED_NOTES.slice(0, 3),
+      ],
+    ),
+  );
+  const best = set.results
+    .filter(({ config }) => config.contender !== 'project')
+    .reduce((a, b) => (b.r.rate > a.r.rate ? b : a));
+  const p = set.project;
+  target(
+    '3',
+    'acq/s >= best peer (any setting)',
+    `${ratio(p.rate, best.r.rate)} (${label(best.config)})`,
+    p.rate >= best.r.rate,
+  );
+  target(
+    '3',
+    'p99 wait <= 100 ms',
+    `${fmt(p.waitP99, 1)} ms`,
+    p.waitP99 <= 100,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 4: three independent masters, quorum of two.
+async function scenario4(server) {
+  const extra = [await startRedisServer(), await startRedisServer()];
+  const urls = [server.url, ...extra.map((s) => s.url)];
+  try {
+    const names = ['floor', 'floor-ap', ...PEERS];
+    const results = {};
+    for (const name of names) {
+      results[name] = await runScenario('uncontended.mjs', {
+        contender: name,
+        urls,
+        workers: 50,
+        warmupMs: SHORT ? 200 : 1000,
+        durationMs: SHORT ? 400 : 3000,
+      });
+    }
+    const floor = results['floor-ap'];
+    emit(
+      table(
+        'Scenario 4: uncontended on 3 independent masters (quorum 2), 50 workers',
+        [
+          'contender',
+          'cycles/s',
+          'p50 ms',
+          'p99 ms',
+          'CPU µs/cycle',
+          'vs floor+AP',
+        ],
+        [
+          ['project', 'not supported', '-', '-', '-', '-'],
+          ...names.map((name) => [
+            name,
+            fmt(results[name].cyclesPerSecond),
+            fmt(results[name].p50, 2),
+            fmt(results[name].p99, 2),
+            fmt(results[name].cpuMicrosPerCycle, 1),
+            ratio(results[name].cyclesPerSecond, floor.cyclesPerSecond),
+          ]),
+        ],
+        [
+          'Floor: SET NX PX on all three in parallel, a majority within the validity, compare-and-delete on all three. semaphore = redis-semaphore RedlockMutex; universal = createRedlock.',
+          'This project has no quorum store yet (RedlockStore is planned in the design notes).',
+        ],
+      ),
+    );
+    target(
+      '4',
+      'quorum cycles/s >= 1.0x raw quorum floor with auto-pipelining',
+      `not supported (floor+AP ${fmt(floor.cyclesPerSecond)}/s = ${ratio(floor.cyclesPerSecond, results.redlock.cyclesPerSecond)} redlock)`,
+      false,
+    );
+  } finally {
+    for (const s of extra) await s.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 5: decorator cost over HTTP.
+async function scenario5(server) {
+  const app = spawnScenario('decorator-app.mjs', { url: server.url });
+  const { port } = await app.ready;
+  const duration = SHORT ? 1 : 4;
+  const load = (route, seconds) =>
+    new Promise((resolve, reject) =>
+      autocannon(
+        {
+          url: `http://127.0.0.1:${port}/${route}/[<id>]`,
+          idReplacement: true,
+          connections: 32,
+          duration: seconds,
+        },
+        (error, result) => (error ? reject(error) : resolve(result)),
+      ),
+    );
+  try {
+    await load('plain', 1);
+    await load('locked', 1);
+    const runs = { plain: [], locked: [] };
+    for (let round = 0; round < (SHORT ? 1 : 2); round++) {
+      for (const route of round % 2
+        ? ['locked', 'plain']
+        : ['plain', 'locked']) {
+        runs[route].push(await load(route, duration));
+      }
+    }
+    app.send({ type: 'stop' });
+    const row = (route) => {
+      const list = runs[route];
+      const mean = (pick) =>
+        list.reduce((sum, r) => sum + pick(r), 0) / list.length;
+      return {
+        rps: mean((r) => r.requests.average),
+        p50: mean((r) => r.latency.p50),
+        p99: mean((r) => r.latency.p99),
+        errors: list.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
+      };
+    };
+    const plain = row('plain');
+    const locked = row('locked');
+    emit(
+      table(
+        'Scenario 5: @DistributedLock on an Express route (Nest 12), distinct keys, autocannon 32 connections',
+        ['route', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'vs bare'],
+        [
+          [
+            'bare',
+            fmt(plain.rps),
+            fmt(plain.p50, 1),
+            fmt(plain.p99, 1),
+            plain.errors,
+            '1.00x',
+          ],
+          [
+            '@DistributedLock',
+            fmt(locked.rps),
+            fmt(locked.p50, 1),
+            fmt(locked.p99, 1),
+            locked.errors,
+            ratio(locked.rps, plain.rps),
+          ],
+        ],
+        [
+          `The app runs in its own process; autocannon in the runner's. ${SHORT ? 1 : 2} round(s) of ${duration} s per route, alternating.`,
+        ],
+      ),
+    );
+    target(
+      '5',
+      'decorated route >= 0.9x bare route throughput',
+      ratio(locked.rps, plain.rps),
+      locked.rps >= 0.9 * plain.rps,
+    );
+  } finally {
+    await app.result.catch(() => {});
+    app.kill();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 6: one million cycles, what is left behind.
+async function scenario6(server) {
+  const cycles = SHORT ? 20_000 : 1_000_000;
+  const r = await runScenario(
+    'memory.mjs',
+    { url: server.url, cycles, workers: 50 },
+    ['--expose-gc'],
+  );
+  const growth = (r.after.heapUsed - r.before.heapUsed) / 2 ** 20;
+  const resources = (s) =>
+    Object.entries(s.resources)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+  const sameResources =
+    JSON.stringify(r.before.resources) === JSON.stringify(r.after.resources);
+  emit(
+    table(
+      `Scenario 6: memory over ${fmt(cycles)} lock cycles (this project, 50 workers)`,
+      ['', 'heap used MB', 'active resources', 'client listeners'],
+      [
+        [
+          'before',
+          fmt(r.before.heapUsed / 2 ** 20, 1),
+          resources(r.before),
+          r.before.listeners,
+        ],
+        [
+          'after',
+          fmt(r.after.heapUsed / 2 ** 20, 1),
+          resources(r.after),
+          r.after.listeners,
+        ],
+      ],
+      [
+        `Heap after a full GC (--expose-gc), after a warm-up; growth ${fmt(growth, 2)} MB; ${fmt(cycles / r.seconds)} cycles/s.`,
+      ],
+    ),
+  );
+  target(
+    '6',
+    'heap growth < 10 MB over the cycles',
+    `${fmt(growth, 2)} MB`,
+    growth < 10,
+  );
+  target(
+    '6',
+    'no timers, handles or listeners left behind',
+    sameResources && r.before.listeners === r.after.listeners
+      ? 'none'
+      : `${resources(r.before)} -> ${resources(r.after)}`,
+    sameResources && r.before.listeners === r.after.listeners,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 7: Redis memory per held lock.
+async function scenario7(server) {
+  const count = SHORT ? 5_000 : 100_000;
+  const names = ['floor', ...LIBRARIES];
+  const perLock = {};
+  for (const name of names) {
+    await server.client.flushall();
+    await server.client.call('MEMORY', 'PURGE');
+    const before = await usedMemory(server.client);
+    const child = spawnScenario('held-locks.mjs', {
+      contender: name,
+      url: server.url,
+      count,
+    });
+    try {
+      await child.ready;
+      const held = child.next('held');
+      child.send({ type: 'start' });
+      await held;
+      perLock[name] = ((await usedMemory(server.client)) - before) / count;
+      child.send({ type: 'stop' });
+      await child.result;
+    } finally {
+      child.kill();
+    }
+  }
+  await server.client.flushall();
+  emit(
+    table(
+      `Scenario 7: Redis used_memory per held lock (${fmt(count)} locks held at once)`,
+      ['contender', 'bytes per lock', 'vs floor'],
+      names.map((name) => [
+        name,
+        fmt(perLock[name]),
+        ratio(perLock[name], perLock.floor),
+      ]),
+      [
+        "Keys of the same length for everyone (held:<n> plus each library's own prefix); the floor stores a UUID token.",
+      ],
+    ),
+  );
+  target(
+    '7',
+    'Redis memory per held lock <= 1.5x floor',
+    ratio(perLock.project, perLock.floor),
+    perLock.project <= 1.5 * perLock.floor,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 8: many waiters on one key across 10 processes.
+async function scenario8(servers) {
+  const sizes = SHORT ? [5] : [10, 100];
+  const targetGrants = SHORT ? 30 : 200;
+  const rows = [];
+  const project = {};
+  const configs = [
+    { contender: 'project', tuned: false },
+    ...(SHORT
+      ? []
+      : [
+          { contender: 'redlock', tuned: false },
+          { contender: 'universal', tuned: false },
+        ]),
+  ];
+  for (const perProcess of sizes) {
+    for (const config of configs) {
+      const r = await runContended(servers, {
+        ...config,
+        processes: 10,
+        workers: perProcess,
+        durationMs: SHORT ? 3000 : 15_000,
+        targetGrants,
+      });
+      if (config.contender === 'project') project[perProcess] = r;
+      rows.push([
+        label(config),
+        fmt(10 * perProcess),
+        fmt(r.grants),
+        fmt(r.rate),
+        fmt(r.commandsPerGrant, 1),
+        fmt(r.requestsPerGrant, 1),
+        fmt(r.gapP50, 2),
+        fmt(r.gapP99, 2),
+        `${r.lostUpdates}/${r.overlaps}`,
+      ]);
+    }
+  }
+  emit(
+    table(
+      'Scenario 8: waiters on one key across 10 processes (each grant holds 1 ms)',
+      [
+        'contender',
+        'waiters',
+        'grants',
+        'acq/s',
+        'cmd/release',
+        'req/release',
+        'gap p50',
+        'gap p99',
+        'lost/overlap',
+      ],
+      rows,
+      [
+        `Stops after ${targetGrants} grants or ${SHORT ? 3 : 15} s. cmd/release: Redis commands (INFO commandstats) per grant; redis-semaphore (10 ms polling x 1,000 waiters) and @sesamecare-oss/redlock (same algorithm as redlock) are left out to keep the machine usable.`,
+      ],
+    ),
+  );
+  const [small, large] = [project[sizes[0]], project[sizes.at(-1)]];
+  if (sizes.length > 1)
+    target(
+      '8',
+      'Redis commands per release do not grow with waiters',
+      `${fmt(small.commandsPerGrant, 1)} at ${sizes[0] * 10} waiters, ${fmt(large.commandsPerGrant, 1)} at ${sizes.at(-1) * 10} (${ratio(large.commandsPerGrant, small.commandsPerGrant)})`,
+      large.commandsPerGrant <= 1.25 * small.commandsPerGrant,
+    );
+  target(
+    '8',
+    'release-to-grant gap p50 <= 1 ms',
+    `${fmt(large.gapP50, 2)} ms`,
+    large.gapP50 <= 1,
+  );
+}
+
+// ---------------------------------------------------------------------------
+function machine(redisVersion) {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return {
+    cpus: execFileSync('nproc').toString().trim(),
+    cpu,
+    node: process.version,
+    redis: redisVersion,
+    date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+  };
+}
+
+function targetsTable() {
+  return table(
+    'Targets (issue 5), ratios from this run',
+    ['scenario', 'target', 'measured', 'met'],
+    targets.map((t) => [t.scenario, t.goal, t.measured, t.met ? 'yes' : 'NO']),
+  );
+}
+
+async function writeReport(info, seconds) {
+  await mkdir(RESULTS, { recursive: true });
+  const header = [
+    '# Benchmarks: this project and its peers',
+    '',
+    `Run ${info.date}${SHORT ? ' (BENCH_SHORT=1: smoke run, figures not meaningful)' : ''} on ${info.cpus} CPUs (${info.cpu}), Node ${info.node}, Redis ${info.redis}; ${fmt(seconds)} s in all. Regenerate with \`npm run bench\`.`,
+    '',
+    'The machine is shared and 2-core: absolute figures are noisy; ratios measured in the same run are what to compare. Each contender runs in its own Node process against local `redis-server` processes started for the run.',
+    '',
+    'Contenders: ' +
+      Object.entries(CONTENDERS)
+        .map(([name, text]) => `\`${name}\` = ${text}`)
+        .join('; ') +
+      '.',
+    '',
+    '![Scenario 1 and 2 chart](chart.svg)',
+    '',
+  ].join('\n');
+  const body = [targetsTable(), ...tables].map(markdownTable).join('\n');
+  await writeFile(new URL('report.md', RESULTS), `${header}\n${body}`);
+  if (chart.s1 || chart.s2) {
+    const panels = [];
+    if (chart.s1)
+      panels.push({
+        title:
+          'Scenario 1: uncontended lock cycles per second (50 workers, 1 process)',
+        unit: '/s',
+        bars: chart.s1,
+      });
+    if (chart.s2)
+      panels.push({
+        title:
+          'Scenario 2: acquisitions per second, every grant a handoff (20 workers, 1 key)',
+        unit: '/s',
+        bars: chart.s2,
+      });
+    await writeFile(
+      new URL('chart.svg', RESULTS),
+      barChartSvg(
+        'nestjs-distributed-lock vs peers (higher is better)',
+        `${info.date}, ${info.cpus} x ${info.cpu}, Node ${info.node}, Redis ${info.redis}`,
+        panels,
+      ),
+    );
+  }
+}
+
+const startedAt = performance.now();
+const lock = await startRedisServer();
+const counter = await startRedisServer();
+const servers = { lock, counter };
+const redisVersion = /redis_version:(\S+)/.exec(
+  await lock.client.info('server'),
+)[1];
+const scenarios = [
+  [1, () => scenario1(lock)],
+  [2, () => scenario2(servers)],
+  [3, () => scenario3(servers)],
+  [4, () => scenario4(lock)],
+  [5, () => scenario5(lock)],
+  [6, () => scenario6(lock)],
+  [7, () => scenario7(lock)],
+  [8, () => scenario8(servers)],
+];
+try {
+  for (const [n, run] of scenarios) {
+    if (ONLY && !ONLY.includes(n)) continue;
+    const t0 = performance.now();
+    await run();
+    console.log(
+      `  (scenario ${n}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
+  }
+} finally {
+  await lock.stop();
+  await counter.stop();
+}
+const seconds = (performance.now() - startedAt) / 1000;
+printTable(targetsTable());
+await writeReport(machine(redisVersion), seconds);
+console.log(
+  `\nReport: bench/results/report.md, chart: bench/results/chart.svg (${seconds.toFixed(0)} s)`,
+);

@@ -1,0 +1,80 @@
+// Scenarios 2, 3 and 8, one process of many: WORKERS loops on one key. Each
+// one acquires, runs a read-modify-write on a counter kept on a separate
+// Redis server (GET, HOLD_MS of work, SET: a lost update means two holders
+// overlapped), and releases. In `forced` mode a worker that has just released
+// steps aside until another worker of this process has been granted the key,
+// so that every grant is a handoff.
+//
+// Reports every grant (who, when asked, when granted, when released, on the
+// wall clock shared by all processes), the requests sent, and overlaps seen
+// in this process.
+import { Redis } from 'ioredis';
+import { scenarioProcess } from '../lib/child.mjs';
+import { createContender } from '../lib/contenders.mjs';
+
+const { params, ready, started, stopped, finish } = scenarioProcess();
+const { contender, tuned, url, counterUrl, key, workers, mode, holdMs } =
+  params;
+const TTL = 10_000;
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const lock = await createContender(contender, { urls: [url], tuned });
+const counter = new Redis(counterUrl);
+const grants = [];
+let stop = false;
+let holder = -1;
+let overlaps = 0;
+let criticalSections = 0;
+let lastHolder = -1;
+let handedOff = Promise.resolve();
+let signalHandoff = () => {};
+
+async function worker(id) {
+  while (!stop) {
+    if (mode === 'forced' && lastHolder === id) await handedOff;
+    if (stop) return;
+    const requestedAt = now();
+    const handle = await lock.acquire(key, TTL);
+    const grantedAt = now();
+    if (stop) return void (await lock.release(handle).catch(() => {}));
+    if (holder !== -1) overlaps++;
+    holder = id;
+    lastHolder = id;
+    signalHandoff();
+    handedOff = new Promise((resolve) => (signalHandoff = resolve));
+    criticalSections++;
+    const value = Number(await counter.get('counter'));
+    await sleep(holdMs);
+    await counter.set('counter', value + 1);
+    holder = -1;
+    const releasedAt = now();
+    grants.push({
+      w: `${process.pid}:${id}`,
+      requestedAt,
+      grantedAt,
+      releasedAt,
+    });
+    await lock.release(handle);
+  }
+}
+
+ready();
+await started;
+const requestsBefore = lock.counter.requests;
+const gaveUpBefore = lock.counter.gaveUp;
+const loops = Array.from({ length: workers }, (_, id) => worker(id));
+loops.forEach((loop) => loop.catch((error) => console.error(error)));
+await stopped;
+stop = true;
+signalHandoff();
+const requests = lock.counter.requests - requestsBefore;
+// Let critical sections under way finish, so the counter is final.
+while (holder !== -1) await sleep(1);
+finish({
+  grants,
+  requests,
+  gaveUp: lock.counter.gaveUp - gaveUpBefore,
+  overlaps,
+  criticalSections,
+});

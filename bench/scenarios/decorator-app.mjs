@@ -1,0 +1,54 @@
+// Scenario 5, the server side: a Nest Express app with two routes that do
+// the same thing, one bare and one under @DistributedLock('item:<id>'). The
+// parent drives it with autocannon from its own process.
+import 'reflect-metadata';
+import { Controller, Get, Module, Param } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+// NOTE: bench/.dist is the copy `npm run bench` compiles (see lib/library.mjs).
+import { DistributedLock, DistributedLockModule } from '../.dist/index.js';
+import { scenarioProcess } from '../lib/child.mjs';
+
+const { params, ready, stopped, finish } = scenarioProcess();
+
+class BenchController {
+  plain(id) {
+    return id;
+  }
+  locked(id) {
+    return id;
+  }
+}
+// NOTE: plain JavaScript, so the decorators are applied by hand.
+for (const [method, decorators] of [
+  ['plain', [Get('plain/:id')]],
+  ['locked', [Get('locked/:id'), DistributedLock('item:<id>')]],
+]) {
+  Param('id')(BenchController.prototype, method, 0);
+  const descriptor = Object.getOwnPropertyDescriptor(
+    BenchController.prototype,
+    method,
+  );
+  Object.defineProperty(
+    BenchController.prototype,
+    method,
+    Reflect.decorate(decorators, BenchController.prototype, method, descriptor),
+  );
+}
+Controller()(BenchController);
+
+class BenchModule {}
+Module({
+  imports: [DistributedLockModule.forRoot({ url: params.url })],
+  controllers: [BenchController],
+})(BenchModule);
+
+const app = await NestFactory.create(BenchModule, new ExpressAdapter(), {
+  logger: false,
+  abortOnError: false,
+});
+await app.listen(0, '127.0.0.1');
+const cpuBefore = process.cpuUsage();
+ready({ port: app.getHttpServer().address().port });
+await stopped;
+finish({ cpu: process.cpuUsage(cpuBefore) });
