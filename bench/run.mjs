@@ -28,7 +28,12 @@ import { median } from './lib/stats.mjs';
 
 const SHORT = process.env.BENCH_SHORT === '1';
 const ONLY = process.env.BENCH_ONLY?.split(',').map(Number);
-const RESULTS = new URL('./results/', import.meta.url);
+// NOTE: a smoke run writes under results/tmp/ (ignored by git), never over
+// the committed results of a full run.
+const RESULTS = new URL(
+  SHORT ? './results/tmp/' : './results/',
+  import.meta.url,
+);
 const LIBRARIES = Object.keys(CONTENDERS).filter((name) => !FLOORS.has(name));
 const PEERS = LIBRARIES.filter((name) => name !== 'project');
 
@@ -760,5 +765,5 @@ const seconds = (performance.now() - startedAt) / 1000;
 printTable(targetsTable());
 await writeReport(machine(redisVersion), seconds);
 console.log(
-  `\nReport: bench/results/report.md, chart: bench/results/chart.svg (${seconds.toFixed(0)} s)`,
+  `\nReport: ${RESULTS.pathname}report.md, chart: ${RESULTS.pathname}chart.svg (${seconds.toFixed(0)} s)`,
 );
