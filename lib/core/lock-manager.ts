@@ -41,6 +41,10 @@ interface KeyQueue {
   readonly others: Set<LockWaiter>;
   /** Highest notice id seen: notices come twice (locally and over pub/sub). */
   lastNotice: number;
+  /** Grants to waiters of this queue so far. */
+  grants: number;
+  /** A local release that woke the head before Redis answered it. */
+  earlyWake?: { readonly fence: number; readonly grants: number };
   subscription?: Promise<() => void>;
 }
 
@@ -101,6 +105,7 @@ export class LockManager {
       store: this.store,
       validity: (ttl, startedAt, reported) =>
         startedAt + (reported ?? ttl) - (ttl * this.driftFactor + 2),
+      releasing: (lock) => this.onReleasing(lock),
       released: (lock, freed) => this.onReleased(lock, freed),
     };
   }
@@ -427,7 +432,13 @@ export class LockManager {
   private queue(storeKey: string): KeyQueue {
     let queue = this.queues.get(storeKey);
     if (!queue) {
-      queue = { key: storeKey, waiters: [], others: new Set(), lastNotice: 0 };
+      queue = {
+        key: storeKey,
+        waiters: [],
+        others: new Set(),
+        lastNotice: 0,
+        grants: 0,
+      };
       this.queues.set(storeKey, queue);
     }
     return queue;
@@ -446,6 +457,7 @@ export class LockManager {
    * lock, sleeps until a notice or the new lease's end.
    */
   private leave(queue: KeyQueue, waiter: LockWaiter, grantedTtl: number): void {
+    if (grantedTtl > 0) queue.grants++;
     queue.others.delete(waiter);
     const index = queue.waiters.indexOf(waiter);
     if (index >= 0) queue.waiters.splice(index, 1);
@@ -499,14 +511,38 @@ export class LockManager {
     return lock;
   }
 
+  /**
+   * A single-key release was just sent: wake the first local waiter now. Its
+   * attempt goes out on the same connection right behind the release, so
+   * Redis runs it just after the release: a handoff in one round trip
+   * instead of two (release answered, then acquire).
+   */
+  private onReleasing(lock: Lock): void {
+    if (lock.storeKeys.length !== 1) return;
+    const queue = this.queues.get(lock.storeKeys[0]);
+    const head = queue?.waiters[0];
+    if (!queue || !head) return;
+    queue.earlyWake = { fence: lock.fence, grants: queue.grants };
+    head.wake();
+  }
+
   private onReleased(lock: Lock, freed: boolean): void {
     this.held.delete(lock);
+    if (!freed) return;
     // NOTE: wake local waiters now rather than after the pub/sub round trip;
-    // the same notice arriving over pub/sub later is dropped by its id.
-    if (freed)
-      lock.storeKeys.forEach((key, index) =>
-        this.onNotice(key, lock.fences[index]),
-      );
+    // the same notice arriving over pub/sub later is dropped by its id. If the
+    // early wake already led to a grant, there is nothing left to wake.
+    lock.storeKeys.forEach((key, index) => {
+      const fence = lock.fences[index];
+      const queue = this.queues.get(key);
+      const early = queue?.earlyWake;
+      if (queue) queue.earlyWake = undefined;
+      if (queue && early?.fence === fence && queue.grants > early.grants) {
+        queue.lastNotice = Math.max(queue.lastNotice, fence);
+        return;
+      }
+      this.onNotice(key, fence);
+    });
   }
 }
 

@@ -9,7 +9,9 @@ import type { LockOutcome, LockStore } from './stores/lock-store.js';
 export interface LockRuntime {
   readonly store: LockStore;
   validity(ttl: number, startedAt: number, reported?: number): number;
-  /** Called once a release has been sent; `freed` when the store confirmed it. */
+  /** Called as soon as a release is sent, before the store answers. */
+  releasing(lock: Lock): void;
+  /** Called once the store answered a release; `freed` when it released. */
   released(lock: Lock, freed: boolean): void;
 }
 
@@ -161,7 +163,9 @@ export class Lock {
     this.stopTimers();
     let outcome: LockOutcome;
     try {
-      outcome = await this.runtime.store.release(this.storeKeys, this.token);
+      const pending = this.runtime.store.release(this.storeKeys, this.token);
+      this.runtime.releasing(this);
+      outcome = await pending;
     } catch (error) {
       if (this.state === 'held') this.armExpiry();
       throw error;
