@@ -85,7 +85,9 @@ function summarize(results, { seconds, commands, counted, workers }) {
     gaps.push(gap);
     if (previous.w === next.w) sameWorker++;
   }
-  const waits = grants.map((g) => g.grantedAt - g.requestedAt);
+  const waits = grants
+    .map((g) => g.grantedAt - g.requestedAt)
+    .concat(results.flatMap((result) => result.pendingWaits ?? []));
   const sections = results.reduce((sum, r) => sum + r.criticalSections, 0);
   const requests = results.reduce((sum, r) => sum + r.requests, 0);
   const n = grants.length;

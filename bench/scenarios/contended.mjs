@@ -29,13 +29,19 @@ let criticalSections = 0;
 let lastHolder = -1;
 let handedOff = Promise.resolve();
 let signalHandoff = () => {};
+// NOTE: when a worker asked for the lock, while it waits; a wait still under
+// way when the run stops counts too (as a lower bound), or a worker that
+// starved would simply be missing from the wait figures.
+const waitingSince = new Map();
 
 async function worker(id) {
   while (!stop) {
     if (mode === 'forced' && lastHolder === id) await handedOff;
     if (stop) return;
     const requestedAt = now();
+    waitingSince.set(id, requestedAt);
     const handle = await lock.acquire(key, TTL);
+    waitingSince.delete(id);
     const grantedAt = now();
     if (stop) return void (await lock.release(handle).catch(() => {}));
     if (holder !== -1) overlaps++;
@@ -66,6 +72,8 @@ const gaveUpBefore = lock.counter.gaveUp;
 const loops = Array.from({ length: workers }, (_, id) => worker(id));
 loops.forEach((loop) => loop.catch((error) => console.error(error)));
 await stopped;
+const stoppedAt = now();
+const pendingWaits = [...waitingSince.values()].map((t) => stoppedAt - t);
 stop = true;
 signalHandoff();
 const requests = lock.counter.requests - requestsBefore;
@@ -73,6 +81,7 @@ const requests = lock.counter.requests - requestsBefore;
 while (holder !== -1) await sleep(1);
 finish({
   grants,
+  pendingWaits,
   requests,
   gaveUp: lock.counter.gaveUp - gaveUpBefore,
   overlaps,
