@@ -31,13 +31,21 @@ it('keeps 4 processes x 5 workers mutually exclusive on one key', async () => {
   const history = await redis.admin.lrange('mx:history', 0, -1);
   expect(history).toHaveLength(2 * total);
   let lastFence = 0;
+  let run = { pid: '', length: 0 };
+  let longestRun = 0;
   for (let i = 0; i < history.length; i += 2) {
     const [enter, who, fence] = history[i].split(' ');
     // every entry is followed directly by the same holder's exit: no overlap
     expect([enter, history[i + 1]]).toEqual(['enter', `exit ${who} ${fence}`]);
     expect(Number(fence)).toBeGreaterThan(lastFence);
     lastFence = Number(fence);
+    const pid = who.split('.')[0];
+    run = { pid, length: run.pid === pid ? run.length + 1 : 1 };
+    longestRun = Math.max(longestRun, run.length);
   }
+  // no process keeps the lock among its own workers while the others wait:
+  // a process that starved the rest would run all its 125 grants in a row
+  expect(longestRun).toBeLessThan(40);
 }, 120_000);
 
 describe('a holder process', () => {

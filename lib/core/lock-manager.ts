@@ -487,7 +487,11 @@ export class LockManager {
   private grant(
     request: LockRequest,
     token: string,
-    { fences, validityMs }: Extract<AcquireResult, { acquired: true }>,
+    {
+      fences,
+      validityMs,
+      othersWaiting,
+    }: Extract<AcquireResult, { acquired: true }>,
     startedAt: number,
   ): Lock {
     if (this.closed) {
@@ -504,6 +508,7 @@ export class LockManager {
       maxHold: request.options.maxHold,
       startedAt,
       validityMs,
+      othersWaiting,
     };
     const lock = new Lock(this.runtime, grant);
     this.held.add(lock);
@@ -518,7 +523,9 @@ export class LockManager {
    * instead of two (release answered, then acquire).
    */
   private onReleasing(lock: Lock): void {
-    if (lock.storeKeys.length !== 1) return;
+    // NOTE: only while no other process waits: an early wake always wins the
+    // race, so other processes would starve.
+    if (lock.storeKeys.length !== 1 || lock.othersWaiting) return;
     const queue = this.queues.get(lock.storeKeys[0]);
     const head = queue?.waiters[0];
     if (!queue || !head) return;

@@ -25,6 +25,7 @@ export interface LockGrant {
   maxHold: number;
   startedAt: number;
   validityMs?: number;
+  othersWaiting?: boolean;
 }
 
 /**
@@ -48,6 +49,8 @@ export class Lock {
   readonly fences: readonly number[];
   /** When the lock was granted (`performance.now()` when the request was sent). */
   readonly acquiredAt: number;
+  /** Other processes were seen waiting for it when it was granted. @internal */
+  readonly othersWaiting: boolean;
 
   private validUntil: number;
   private state: 'held' | 'released' | LockLostReason = 'held';
@@ -70,6 +73,7 @@ export class Lock {
     this.fences = grant.fences;
     this.ttl = grant.ttl;
     this.acquiredAt = grant.startedAt;
+    this.othersWaiting = grant.othersWaiting ?? false;
     this.holdUntil = grant.startedAt + grant.maxHold;
     this.validUntil = runtime.validity(
       grant.ttl,

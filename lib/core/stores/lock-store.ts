@@ -56,7 +56,8 @@ export type ReleaseListener = (key: string, noticeId: string) => void;
 /**
  * The answer to an acquire. On success, one fencing token per key (same
  * order); a store that needs more time than the lease allows (a quorum) may
- * report a shorter `validityMs`. On contention, how long until the longest
+ * report a shorter `validityMs`; `othersWaiting` says that other processes
+ * wait for the key, so the holder should not favour its own waiters. On contention, how long until the longest
  * competing lease ends (-1 when unknown: a key without expiry).
  */
 export type AcquireResult =
@@ -64,6 +65,8 @@ export type AcquireResult =
       readonly acquired: true;
       readonly fences: readonly number[];
       readonly validityMs?: number;
+      /** Another process was seen waiting for the (single) key lately. */
+      readonly othersWaiting?: boolean;
     }
   | { readonly acquired: false; readonly retryAfterMs: number };
 

@@ -10,6 +10,7 @@ import type {
   LockStore,
   ReleaseListener,
 } from './lock-store.js';
+import { createLockToken } from '../lock-token.js';
 import { toLockOutcome } from './lock-outcome.js';
 
 /** How the Redis store reaches Redis, and its own limits. */
@@ -35,6 +36,11 @@ export interface RedisLockStoreOptions {
 }
 
 const CHANNEL_SUFFIX = ':released';
+/**
+ * How long a refused attempt's waiter mark lives, in ms: longer than the
+ * longest backoff, so that it lasts while its waiter still waits.
+ */
+const WAITER_MARK_TTL = 3000;
 const UNAVAILABLE_REPLIES =
   /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY|NOREPLICAS)\b/;
 
@@ -52,6 +58,8 @@ export class RedisLockStore implements LockStore {
   /** The SUBSCRIBE of each channel, so every listener waits until it is live. */
   private readonly subscribing = new Map<string, Promise<unknown>>();
   private closed = false;
+  /** Names this store's process in the waiter marks that scripts leave. */
+  private readonly clientId = createLockToken();
   private readonly channelPrefix: string;
   /** Set when the client has no `commandTimeout` of its own: the store bounds each call. */
   private readonly timeoutMs?: number;
@@ -88,9 +96,15 @@ export class RedisLockStore implements LockStore {
     const reply = (await this.run(ACQUIRE_SCRIPT, keys, [
       token,
       ttlMs,
+      this.clientId,
+      WAITER_MARK_TTL,
     ])) as number[];
-    if (reply[0] === 1) return { acquired: true, fences: reply.slice(1) };
-    return { acquired: false, retryAfterMs: reply[1] };
+    if (reply[0] !== 1) return { acquired: false, retryAfterMs: reply[1] };
+    return {
+      acquired: true,
+      fences: reply.slice(1, keys.length + 1),
+      othersWaiting: reply[keys.length + 1] === 1,
+    };
   }
 
   async extend(
