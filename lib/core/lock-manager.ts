@@ -535,7 +535,10 @@ export class LockManager {
 
   private onReleased(lock: Lock, freed: boolean): void {
     this.held.delete(lock);
-    if (!freed) return;
+    // NOTE: while other processes wait, local waiters learn of the release
+    // from pub/sub like everybody else: an earlier local wake would win
+    // nearly every race and let one process keep the lock.
+    if (!freed || lock.othersWaiting) return;
     // NOTE: wake local waiters now rather than after the pub/sub round trip;
     // the same notice arriving over pub/sub later is dropped by its id. If the
     // early wake already led to a grant, there is nothing left to wake.
