@@ -40,14 +40,14 @@ it('keeps 4 processes x 5 workers mutually exclusive on one key', async () => {
     lastFence = Number(fence);
     holders.push(who.split('.')[0]);
   }
-  // No process keeps the lock among its own workers while the others wait
-  // (a process that starved the rest would run all its 125 grants in a row).
-  // Counted while every process still has work: at the end, the last one
-  // to finish rightly runs alone.
-  const everyoneBusyUntil = Math.min(
-    ...[...new Set(holders)].map((pid) => holders.lastIndexOf(pid)),
-  );
-  expect(longestRun(holders.slice(0, everyoneBusyUntil))).toBeLessThan(80);
+  // No process keeps the lock among its own workers while the others wait.
+  // A starving engine runs one process's 125 grants, then the next one's:
+  // the stretch in which every process has started and none has finished
+  // is then empty. Fair turns keep all four going together for most of it.
+  const pids = [...new Set(holders)];
+  const allStarted = Math.max(...pids.map((pid) => holders.indexOf(pid)));
+  const noneFinished = Math.min(...pids.map((pid) => holders.lastIndexOf(pid)));
+  expect(noneFinished - allStarted).toBeGreaterThan(100);
 }, 120_000);
 
 describe('a holder process', () => {
@@ -95,14 +95,3 @@ describe('a holder process', () => {
     await thief.close();
   });
 });
-
-/** The longest stretch of consecutive equal entries. */
-function longestRun(values: readonly string[]): number {
-  let longest = 0;
-  let length = 0;
-  values.forEach((value, i) => {
-    length = i > 0 && values[i - 1] === value ? length + 1 : 1;
-    longest = Math.max(longest, length);
-  });
-  return longest;
-}
