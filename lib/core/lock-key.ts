@@ -91,12 +91,11 @@ export class LockKeyspace {
    * distinct while Redis memory stays bounded.
    */
   toStoreKey(key: unknown): string {
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new InvalidLockKeyError(
-        `A lock key must be a non-empty string (got ${describeValue(key)}); build one with lockKey(...parts).`,
-        key,
-      );
-    }
+    return this.storeKey(this.check(key));
+  }
+
+  /** The store key of a key `normalize` has already checked. @internal */
+  storeKey(key: string): string {
     const bounded =
       key.length > this.maxKeyLength
         ? `${key.slice(0, 32)}#${createHash('sha256').update(key).digest('base64url')}`
@@ -106,10 +105,7 @@ export class LockKeyspace {
 
   /** Normalizes one key or several into a non-empty, duplicate-free list. */
   normalize(keyOrKeys: string | readonly string[]): string[] {
-    if (typeof keyOrKeys === 'string') {
-      this.toStoreKey(keyOrKeys);
-      return [keyOrKeys];
-    }
+    if (typeof keyOrKeys === 'string') return [this.check(keyOrKeys)];
     if (!Array.isArray(keyOrKeys)) {
       throw new InvalidLockKeyError(
         `A lock key must be a string or an array of strings (got ${describeValue(keyOrKeys)}).`,
@@ -120,9 +116,19 @@ export class LockKeyspace {
     if (keys.length === 0) {
       throw new InvalidLockKeyError('At least one lock key is needed.');
     }
-    for (const key of keys) this.toStoreKey(key);
+    for (const key of keys) this.check(key);
     // NOTE: sorted so that two callers taking the same keys in another order
     // take them in one order on stores that lock key by key.
     return [...new Set(keys)].sort();
+  }
+
+  private check(key: unknown): string {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new InvalidLockKeyError(
+        `A lock key must be a non-empty string (got ${describeValue(key)}); build one with lockKey(...parts).`,
+        key,
+      );
+    }
+    return key;
   }
 }

@@ -8,6 +8,7 @@ import { Lock, type LockGrant, type LockRuntime } from './lock.js';
 import { LockKeyspace } from './lock-key.js';
 import {
   DEFAULT_LOCK_OPTIONS,
+  MAX_TIMER_DELAY,
   type LockManagerOptions,
   type LockOptions,
   type ResolvedLockOptions,
@@ -96,8 +97,9 @@ export class LockManager {
       options.maxKeyLength ?? 256,
     );
     this.driftFactor = options.driftFactor ?? 0.01;
+    const { retry, ...builtIn } = DEFAULT_LOCK_OPTIONS;
     this.defaults = resolveOptions(
-      DEFAULT_LOCK_OPTIONS,
+      { ...builtIn, ...retry },
       options.defaults ?? {},
       'defaults',
     );
@@ -215,7 +217,7 @@ export class LockManager {
     const normalized = this.keyspace.normalize(keys);
     return {
       keys: normalized,
-      storeKeys: normalized.map((key) => this.keyspace.toStoreKey(key)),
+      storeKeys: normalized.map((key) => this.keyspace.storeKey(key)),
       options: this.resolve(options, renew),
     };
   }
@@ -252,8 +254,8 @@ export class LockManager {
   } {
     const context = this.context.getStore();
     if (!context) return { request };
-    const missing = request.keys.filter(
-      (key) => !context.locks.get(key)?.isHeld,
+    const missing = request.keys.flatMap((key, index) =>
+      context.locks.get(key)?.isHeld ? [] : [index],
     );
     if (missing.length === 0) {
       const held = context.locks.get(request.keys[0])!.reentrantView();
@@ -263,8 +265,8 @@ export class LockManager {
     return {
       request: {
         ...request,
-        keys: missing,
-        storeKeys: missing.map((key) => this.keyspace.toStoreKey(key)),
+        keys: missing.map((index) => request.keys[index]),
+        storeKeys: missing.map((index) => request.storeKeys[index]),
       },
     };
   }
@@ -557,7 +559,7 @@ export class LockManager {
 }
 
 function resolveOptions(
-  base: ResolvedLockOptions | typeof DEFAULT_LOCK_OPTIONS,
+  base: ResolvedLockOptions,
   options: LockOptions,
   label: string,
 ): ResolvedLockOptions {
@@ -568,12 +570,8 @@ function resolveOptions(
     waitTimeout: options.waitTimeout ?? base.waitTimeout,
     maxHold: options.maxHold ?? base.maxHold,
     autoRenew: options.autoRenew ?? base.autoRenew,
-    baseDelay:
-      options.retry?.baseDelay ??
-      ('baseDelay' in base ? base.baseDelay : base.retry.baseDelay),
-    maxDelay:
-      options.retry?.maxDelay ??
-      ('maxDelay' in base ? base.maxDelay : base.retry.maxDelay),
+    baseDelay: options.retry?.baseDelay ?? base.baseDelay,
+    maxDelay: options.retry?.maxDelay ?? base.maxDelay,
     signal: options.signal,
   };
   assertDuration(resolved.ttl, `${label}.ttl`, 1);
@@ -587,7 +585,7 @@ function resolveOptions(
 function assertDuration(value: number, name: string, min: number): void {
   // NOTE: a lease must fit in a Node timer (at most 2^31-1 ms, about 24 days);
   // waits and hold caps may be Infinity.
-  const max = name.endsWith('ttl') ? MAX_TTL : Infinity;
+  const max = name.endsWith('ttl') ? MAX_TIMER_DELAY : Infinity;
   if (
     typeof value !== 'number' ||
     Number.isNaN(value) ||
@@ -599,8 +597,6 @@ function assertDuration(value: number, name: string, min: number): void {
     );
   }
 }
-
-const MAX_TTL = 2 ** 31 - 1;
 
 function closedError(): LockError {
   return new LockError(

@@ -72,6 +72,12 @@ export interface LockManagerOptions {
   defaults?: Omit<LockOptions, 'signal'>;
 }
 
+/**
+ * The longest delay a Node timer takes (2^31-1 ms, about 24 days): a lease
+ * must fit in one, and a longer wait is as good as endless. @internal
+ */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
 /** The defaults, merged in one place by the manager. */
 export const DEFAULT_LOCK_OPTIONS = Object.freeze({
   ttl: 30_000,

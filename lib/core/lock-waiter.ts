@@ -1,5 +1,6 @@
 import { LockAbortedError } from './errors/lock-aborted.error.js';
 import { LockWaitTimeoutError } from './errors/lock-wait-timeout.error.js';
+import { MAX_TIMER_DELAY } from './lock-options.js';
 
 /**
  * One caller waiting for a lock: its deadline, its abort signal, and a sleep
@@ -101,7 +102,5 @@ export class LockWaiter {
     this.signal?.removeEventListener('abort', this.onAbort);
   }
 }
-
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 function noop(): void {}

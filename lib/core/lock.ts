@@ -3,6 +3,7 @@ import {
   LockLostError,
   type LockLostReason,
 } from './errors/lock-lost.error.js';
+import { MAX_TIMER_DELAY } from './lock-options.js';
 import type { LockOutcome, LockStore } from './stores/lock-store.js';
 
 /** What a lock needs from the manager that granted it. @internal */
@@ -115,8 +116,8 @@ export class Lock {
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
-      if (this.state !== 'held' && this.state !== 'released')
-        this.controller.abort(this.lostError(this.state));
+      const lost = this.lostReason;
+      if (lost) this.controller.abort(this.lostError(lost));
       else if (this.state === 'held') this.armExpiry();
     }
     return this.controller.signal;
@@ -140,8 +141,7 @@ export class Lock {
       this.lose(outcome);
       throw this.lostError(outcome);
     }
-    if (this.state !== 'held')
-      throw this.lostError(this.state === 'released' ? 'expired' : this.state);
+    if (this.state !== 'held') throw this.notHeldError();
     this.validUntil = this.runtime.validity(lease, startedAt);
     // NOTE: also when no one has read the signal: renewal may have armed an
     // expiry timer for the old lease after a failed attempt.
@@ -234,8 +234,11 @@ export class Lock {
   assertHeld(): void {
     if (this.state === 'held' && performance.now() >= this.validUntil)
       this.lose('expired');
-    if (this.state !== 'held')
-      throw this.lostError(this.state === 'released' ? 'expired' : this.state);
+    if (this.state !== 'held') throw this.notHeldError();
+  }
+
+  private notHeldError(): LockLostError {
+    return this.lostError(this.lostReason ?? 'expired');
   }
 
   private scheduleRenewal(delay: number): void {
@@ -249,7 +252,7 @@ export class Lock {
     const now = performance.now();
     if (now >= this.validUntil) return this.lose('expired');
     const holdLeft = this.holdUntil - now;
-    if (holdLeft <= 0) return this.loseAtExpiry('max-hold');
+    if (holdLeft <= 0) return this.armExpiry('max-hold');
     const ttl = Math.ceil(Math.min(this.ttl, holdLeft));
     try {
       await this.extend(ttl);
@@ -267,22 +270,18 @@ export class Lock {
       );
       return;
     }
-    if (ttl < this.ttl) return this.loseAtExpiry('max-hold');
+    if (ttl < this.ttl) return this.armExpiry('max-hold');
     this.scheduleRenewal(ttl / 3);
   }
 
-  /** Stops renewing and declares the lock lost when its last lease ends. */
-  private loseAtExpiry(reason: LockLostReason): void {
+  /**
+   * Declares the lock lost, for `reason`, when its current lease ends (after
+   * the last renewal, `max-hold`).
+   */
+  private armExpiry(reason: LockLostReason = 'expired'): void {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     const delay = Math.max(0, this.validUntil - performance.now());
     this.expiryTimer = setTimeout(() => this.lose(reason), delay);
-    this.expiryTimer.unref();
-  }
-
-  private armExpiry(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    const delay = Math.max(0, this.validUntil - performance.now());
-    this.expiryTimer = setTimeout(() => this.lose('expired'), delay);
     this.expiryTimer.unref();
   }
 
@@ -297,9 +296,9 @@ async function releaseNothing(): Promise<void> {}
 
 /** A lease for the store: a whole number of ms (Redis takes no fractions). */
 function toLease(ttl: number): number {
-  if (typeof ttl !== 'number' || !(ttl >= 1) || ttl > 2 ** 31 - 1) {
+  if (typeof ttl !== 'number' || !(ttl >= 1) || ttl > MAX_TIMER_DELAY) {
     throw new LockError(
-      `A lease must be from 1 to ${2 ** 31 - 1} ms (got ${String(ttl)}).`,
+      `A lease must be from 1 to ${MAX_TIMER_DELAY} ms (got ${String(ttl)}).`,
     );
   }
   return Math.ceil(ttl);

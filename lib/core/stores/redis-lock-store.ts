@@ -132,7 +132,7 @@ export class RedisLockStore implements LockStore {
     const subscriber = this.ensureSubscriber();
     const live: Promise<unknown>[] = [];
     for (const key of keys) {
-      const channel = this.channelPrefix + key + CHANNEL_SUFFIX;
+      const channel = this.channelOf(key);
       let set = this.listeners.get(channel);
       if (!set) {
         set = new Set();
@@ -168,7 +168,7 @@ export class RedisLockStore implements LockStore {
   ): void {
     const idle: string[] = [];
     for (const key of keys) {
-      const channel = this.channelPrefix + key + CHANNEL_SUFFIX;
+      const channel = this.channelOf(key);
       const set = this.listeners.get(channel);
       if (set?.delete(listener) && set.size === 0) {
         this.listeners.delete(channel);
@@ -177,6 +177,11 @@ export class RedisLockStore implements LockStore {
       }
     }
     if (idle.length > 0) this.subscriber?.unsubscribe(...idle).catch(noop);
+  }
+
+  /** The channel the release script publishes a key's notices on. */
+  private channelOf(key: string): string {
+    return this.channelPrefix + key + CHANNEL_SUFFIX;
   }
 
   private ensureSubscriber(): Redis | Cluster {
@@ -224,16 +229,13 @@ export class RedisLockStore implements LockStore {
       );
     } catch (error) {
       if (!isNoScript(error)) throw toStoreError(error);
-    }
-    try {
-      return await this.client.eval(
-        script.source,
-        keys.length,
-        ...keys,
-        ...args,
-      );
-    } catch (error) {
-      throw toStoreError(error);
+      // NOTE: the server does not know the script (first use, or a restart
+      // flushed its cache): EVAL runs it and caches it for later EVALSHAs.
+      return this.client
+        .eval(script.source, keys.length, ...keys, ...args)
+        .catch((fallback: unknown) => {
+          throw toStoreError(fallback);
+        });
     }
   }
 }
