@@ -13,7 +13,10 @@ import {
   type Lock,
   type LockStore,
 } from '../lib/index.js';
-import { CountingStore } from './support/counting-store.js';
+import {
+  CountingQueueingStore,
+  CountingStore,
+} from './support/counting-store.js';
 import { sleep } from './support/redis-harness.js';
 import { useRedis } from './support/redis-fixture.js';
 
@@ -80,34 +83,58 @@ describe.each([
     await lock.release();
   });
 
-  it('serves 20 waiters in one process with about one store attempt each', async () => {
-    const store = new CountingStore(createStore());
-    const locks = manager(store);
-    const key = uniqueKey();
-    let inside = 0;
-    let overlaps = 0;
-    const fences: number[] = [];
-    await Promise.all(
-      Array.from({ length: 20 }, () =>
-        locks.using(
-          key,
-          async (lock) => {
-            if (++inside > 1) overlaps++;
-            fences.push(lock.fence);
-            await sleep(2);
-            inside--;
-          },
-          { waitTimeout: 10_000 },
+  it.each([
+    [
+      'release notices',
+      (inner: RedisLockStore | MemoryLockStore) => new CountingStore(inner),
+    ],
+    [
+      'the store queue',
+      (inner: RedisLockStore | MemoryLockStore) =>
+        new CountingQueueingStore(inner),
+    ],
+  ])(
+    'serves 20 waiters in one process in arrival order with a bounded store cost per grant (%s)',
+    async (mode, wrap) => {
+      const store = wrap(createStore());
+      const locks = manager(store);
+      const key = uniqueKey();
+      let inside = 0;
+      let overlaps = 0;
+      const order: number[] = [];
+      const fences: number[] = [];
+      await Promise.all(
+        Array.from({ length: 20 }, (_, index) =>
+          locks.using(
+            key,
+            async (lock) => {
+              if (++inside > 1) overlaps++;
+              order.push(index);
+              fences.push(lock.fence);
+              await sleep(2);
+              inside--;
+            },
+            { waitTimeout: 10_000 },
+          ),
         ),
-      ),
-    );
-    expect(overlaps).toBe(0);
-    expect(fences).toEqual([...fences].sort((a, b) => a - b));
-    expect(new Set(fences).size).toBe(20);
-    // 20 grants; the waiters' extra attempts stay a small constant, not a poll per waiter.
-    expect(store.calls.acquire).toBeLessThanOrEqual(20 + 3);
-    expect(store.calls.subscribe).toBe(1);
-  });
+      );
+      expect(overlaps).toBe(0);
+      expect(order).toEqual(order.map((_, index) => index));
+      expect(fences).toEqual([...fences].sort((a, b) => a - b));
+      expect(new Set(fences).size).toBe(20);
+      if (mode === 'release notices') {
+        // about one attempt per grant: a poll per waiter would be far more
+        expect(store.calls.acquire).toBeLessThanOrEqual(20 + 3);
+        expect(store.calls.subscribe).toBe(1);
+      } else {
+        // one attempt to take the process's place in line, one grant handed
+        // over by each release; nobody polls and nobody subscribes per key
+        expect(store.calls.acquire).toBeLessThanOrEqual(2 * 20 + 3);
+        expect(store.calls.grants).toBeGreaterThanOrEqual(15);
+        expect(store.calls.subscribe).toBe(0);
+      }
+    },
+  );
 
   it('takes several keys together and waits for all of them', async () => {
     const locks = manager(createStore());

@@ -1,17 +1,36 @@
 /**
- * One contract, every store: the Redis store on a real redis.server and the memory
- * store must answer every operation the same way.
+ * One contract, every store: the Redis store on a real redis-server, the
+ * quorum store over three of them, and the memory store must answer every
+ * operation the same way.
  */
 import { Redis } from 'ioredis';
 import {
   MemoryLockStore,
   RedisLockStore,
+  RedlockStore,
   type LockStore,
 } from '../lib/index.js';
-import { sleep } from './support/redis-harness.js';
+import {
+  sleep,
+  startRedis,
+  type RedisServer,
+} from './support/redis-harness.js';
 import { useRedis } from './support/redis-fixture.js';
 
 const redis = useRedis();
+
+/** Three independent masters of the spec's own for the quorum store. */
+const masters: { server: RedisServer; admin: Redis }[] = [];
+beforeAll(async () => {
+  for (const server of await Promise.all([1, 2, 3].map(() => startRedis())))
+    masters.push({ server, admin: new Redis(server.url) });
+});
+afterAll(async () => {
+  for (const { server, admin } of masters.splice(0)) {
+    admin.disconnect();
+    await server.stop();
+  }
+});
 
 interface Backend {
   name: string;
@@ -27,6 +46,15 @@ const backends: Backend[] = [
     name: 'RedisLockStore',
     create: async () => new RedisLockStore({ url: redis.server.url }),
     wipe: async (key) => void (await redis.admin.del(key)),
+    teardown: async () => {},
+  },
+  {
+    name: 'RedlockStore (3 masters)',
+    create: async () =>
+      new RedlockStore({ masters: masters.map(({ server }) => server.url) }),
+    wipe: async (key) => {
+      await Promise.all(masters.map(({ admin }) => admin.del(key)));
+    },
     teardown: async () => {},
   },
   {
@@ -63,6 +91,7 @@ describe.each(backends)('$name contract', (backend) => {
     expect(second).toEqual({
       acquired: false,
       retryAfterMs: expect.any(Number),
+      serverTime: expect.any(Number),
     });
     if (!second.acquired) {
       expect(second.retryAfterMs).toBeGreaterThan(4000);

@@ -8,3 +8,4 @@ export * from './backoff.js';
 export type * from './stores/lock-store.js';
 export * from './stores/redis-lock-store.js';
 export * from './stores/memory-lock-store.js';
+export * from './stores/redlock-store.js';

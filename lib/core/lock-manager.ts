@@ -4,7 +4,7 @@ import { LockAbortedError } from './errors/lock-aborted.error.js';
 import { LockBackendUnavailableError } from './errors/lock-backend-unavailable.error.js';
 import { LockError } from './errors/lock-error.js';
 import { LockNotAcquiredError } from './errors/lock-not-acquired.error.js';
-import { Lock, type LockGrant, type LockRuntime } from './lock.js';
+import { Lock, type LockRuntime } from './lock.js';
 import { LockKeyspace } from './lock-key.js';
 import {
   DEFAULT_LOCK_OPTIONS,
@@ -15,7 +15,13 @@ import {
 } from './lock-options.js';
 import { createLockToken } from './lock-token.js';
 import { LockWaiter } from './lock-waiter.js';
-import type { AcquireResult, LockStore } from './stores/lock-store.js';
+import type {
+  AcquireResult,
+  GrantNotice,
+  LockStore,
+  QueueingLockStore,
+} from './stores/lock-store.js';
+import { TICKET_REFRESH_MS } from './stores/queue-timing.js';
 
 /** One key or several keys taken together (all or nothing). */
 export type LockKeys = string | readonly string[];
@@ -33,6 +39,29 @@ interface LockRequest {
   readonly options: ResolvedLockOptions;
 }
 
+/**
+ * This process's place in a queueing store's line for a key: the token the
+ * lock will be granted to when the turn comes. One ticket per key at a time;
+ * whichever local waiter is first takes it. A ticket that is given up is
+ * never used again (a late grant to it is handed on by the store).
+ */
+interface Ticket {
+  readonly token: string;
+  /** `performance.now()` when the first attempt with this ticket was sent. */
+  readonly firstSentAt: number;
+  /** The latest refusal: when it was sent, and the store clock (µs) when it was decided. */
+  refusedAt?: number;
+  serverTime?: number;
+}
+
+/** A grant that reached a waiter through the store's queue. */
+interface QueuedGrant {
+  readonly token: string;
+  readonly fence: number;
+  readonly ttl: number;
+  readonly startedAt: number;
+}
+
 /** The waiters of one store key in this process. */
 interface KeyQueue {
   readonly key: string;
@@ -40,12 +69,10 @@ interface KeyQueue {
   readonly waiters: LockWaiter[];
   /** Multi-key waiters that include this key: each asks on every notice. */
   readonly others: Set<LockWaiter>;
-  /** Highest notice id seen: notices come twice (locally and over pub/sub). */
+  /** Highest release notice id seen: notices come twice (locally and over pub/sub). */
   lastNotice: number;
-  /** Grants to waiters of this queue so far. */
-  grants: number;
-  /** A local release that woke the head before Redis answered it. */
-  earlyWake?: { readonly fence: number; readonly grants: number };
+  /** This process's place in the store's queue (queueing stores, single-key waits). */
+  ticket?: Ticket;
   subscription?: Promise<() => void>;
 }
 
@@ -53,13 +80,19 @@ interface KeyQueue {
  * The lock engine: acquire, try, or run a function under a lock, on any
  * {@link LockStore}. Framework-free; one instance per process and store.
  *
- * Waiting is notice-driven: a release wakes the first waiter of its key in
- * each process (one shared subscriber connection, multiplexed by key); a
- * waiter also retries when the holder's lease would end (expiry sends no
- * notice) or after an exponential backoff with full jitter, whichever comes
- * first. In a process, waiters of a key are served first come first served
- * and only the first one asks the store, so a release costs one attempt per
- * waiting process, not per waiter.
+ * Waiting is fair and costs Redis one grant per release. With a queueing
+ * store (Redis, memory), a refused single-key attempt takes a place in the
+ * key's queue in the store (one place per process); a release hands the lock
+ * straight to the first place in line, and the store tells that process,
+ * whose first local waiter takes it. Waiters of a key in one process line up
+ * first come first served behind one ticket. A waiter also retries when the
+ * holder's lease would end (expiry hands the lock on only when someone asks)
+ * and renews its place every second.
+ *
+ * Multi-key waits, and stores without a queue (a quorum of masters), are
+ * woken by release notices (one shared subscriber connection, multiplexed by
+ * key) and retry at the holder's lease end or after an exponential backoff
+ * with full jitter, whichever comes first.
  *
  * @example
  * const locks = new LockManager({ store: new RedisLockStore({ url: 'redis://127.0.0.1:6379' }) });
@@ -74,7 +107,8 @@ export class LockManager {
   private readonly driftFactor: number;
   private readonly context = new AsyncLocalStorage<LockContext>();
   private readonly queues = new Map<string, KeyQueue>();
-  private readonly held = new Set<Lock>();
+  /** Held locks by token (a late grant notice must never touch one of them). */
+  private readonly held = new Map<string, Lock>();
   private readonly resolved = new WeakMap<object, ResolvedLockOptions>();
   private readonly resolvedRenewing = new WeakMap<
     object,
@@ -84,6 +118,11 @@ export class LockManager {
   private readonly inFlight = new Map<string, number>();
   private readonly waiting = new Set<LockWaiter>();
   private readonly runtime: LockRuntime;
+  /** The store's queue, when it keeps one. */
+  private readonly queueing?: QueueingLockStore;
+  /** Grants from the store's queue are live (subscribed). */
+  private grantsLive = false;
+  private grantSubscription?: Promise<() => void>;
   private closed = false;
 
   constructor(options: LockManagerOptions) {
@@ -107,9 +146,9 @@ export class LockManager {
       store: this.store,
       validity: (ttl, startedAt, reported) =>
         startedAt + (reported ?? ttl) - (ttl * this.driftFactor + 2),
-      releasing: (lock) => this.onReleasing(lock),
       released: (lock, freed) => this.onReleased(lock, freed),
     };
+    if (isQueueingStore(this.store)) this.queueing = this.store;
   }
 
   /**
@@ -202,9 +241,10 @@ export class LockManager {
     if (this.closed) return;
     this.closed = true;
     for (const waiter of this.waiting) waiter.fail(closedError());
-    const locks = [...this.held];
+    const locks = [...this.held.values()];
     for (const lock of locks) lock.lose('closed');
     await Promise.allSettled(locks.map((lock) => lock.release()));
+    this.grantSubscription?.then((stop) => stop(), noop);
     await this.store.close();
   }
 
@@ -277,25 +317,30 @@ export class LockManager {
       throw new LockAbortedError(request.keys, {
         cause: options.signal.reason,
       });
-    const token = createLockToken();
     const single = storeKeys.length === 1 ? storeKeys[0] : undefined;
+    const waits = options.waitTimeout > 0;
     // NOTE: a caller that finds local waiters, or another local attempt in
     // flight, queues behind them instead of barging in: waiters in one
     // process are served in arrival order, and a burst of callers costs one
     // store attempt instead of one each.
     if (
       single !== undefined &&
-      options.waitTimeout > 0 &&
-      (this.queues.get(single)?.waiters.length || this.inFlight.has(single))
+      waits &&
+      (this.queues.has(single) || this.inFlight.has(single))
     ) {
-      return this.wait(request, token, 0);
+      return this.wait(request);
     }
+    const queue = waits && single !== undefined && this.queueing !== undefined;
+    const token = createLockToken();
     if (single !== undefined)
       this.inFlight.set(single, (this.inFlight.get(single) ?? 0) + 1);
     const startedAt = performance.now();
     let result: AcquireResult;
     try {
-      result = await this.attempt(request, token, options.signal);
+      if (queue && !this.grantsLive) await this.listenForGrants();
+      result = await this.attempt(request, token, { queue });
+    } catch (error) {
+      throw this.closed ? closedError() : error;
     } finally {
       if (single !== undefined) this.leaveFlight(single);
     }
@@ -309,40 +354,66 @@ export class LockManager {
       }
       return this.grant(request, token, result, startedAt);
     }
-    if (options.waitTimeout === 0)
+    if (!waits)
       throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
-    return this.wait(request, token, result.retryAfterMs);
+    return this.wait(
+      request,
+      queue ? { token, startedAt, result } : undefined,
+      result.retryAfterMs,
+    );
   }
 
   private leaveFlight(storeKey: string): void {
     const count = this.inFlight.get(storeKey)! - 1;
-    if (count === 0) this.inFlight.delete(storeKey);
-    else this.inFlight.set(storeKey, count);
+    if (count > 0) return void this.inFlight.set(storeKey, count);
+    this.inFlight.delete(storeKey);
+    // NOTE: callers that arrived during the attempt wait for it to end.
+    this.queues.get(storeKey)?.waiters[0]?.wake();
   }
 
-  /** One store attempt; a failed or abandoned one is followed by a release by token. */
+  /** Subscribes to the grants of the store's queue, once. */
+  private async listenForGrants(): Promise<void> {
+    this.grantSubscription ??= this.queueing!.onGrant((grant) =>
+      this.onGrant(grant),
+    );
+    try {
+      await this.grantSubscription;
+    } catch (error) {
+      this.grantSubscription = undefined;
+      throw error;
+    }
+    this.grantsLive = true;
+  }
+
+  /**
+   * One store attempt; a failed or abandoned one is followed by a release by
+   * token, and an abandoned queued one gives its ticket up.
+   */
   private async attempt(
     request: LockRequest,
     token: string,
-    signal?: AbortSignal,
-    waiter?: LockWaiter,
+    { queue = false, waiter }: { queue?: boolean; waiter?: LockWaiter } = {},
   ): Promise<AcquireResult> {
     const pending = this.store.acquire(
       request.storeKeys,
       token,
       request.options.ttl,
+      queue ? QUEUE : undefined,
     );
     try {
       return await (waiter ? waiter.race(pending) : pending);
     } catch (error) {
       // NOTE: the command may still run on the server (a timeout is not a
       // refusal), and the waiter may have given up while it was in flight.
-      // Releasing by token is always safe and leaves no orphan lease.
+      // Releasing by token is always safe and leaves no orphan lease; a
+      // ticket in flight is retired so that nobody ever reuses its token.
+      const signal = request.options.signal;
       if (
         error instanceof LockBackendUnavailableError ||
         waiter?.cancelled ||
         signal?.aborted
       ) {
+        if (queue) this.retireTicket(request.storeKeys[0], token);
         pending.then(
           (result) => {
             if (result.acquired) this.releaseQuietly(request.storeKeys, token);
@@ -375,10 +446,14 @@ export class LockManager {
     });
   }
 
+  /**
+   * Waits for the lock. `first` is the caller's refused queued attempt,
+   * whose token now holds this process's place in the store's line.
+   */
   private async wait(
     request: LockRequest,
-    token: string,
-    retryAfterMs: number,
+    first?: { token: string; startedAt: number; result: AcquireResult },
+    retryAfterMs = 0,
   ): Promise<Lock> {
     if (this.closed) throw closedError();
     const { keys, storeKeys, options } = request;
@@ -389,39 +464,71 @@ export class LockManager {
       options.signal,
     );
     const queues = storeKeys.map((key) => this.queue(key));
-    const single = queues.length === 1;
-    if (single) queues[0].waiters.push(waiter);
+    const single = queues.length === 1 ? queues[0] : undefined;
+    const queued = single !== undefined && this.queueing !== undefined;
+    if (single && first) {
+      // NOTE: the caller was first: everyone here arrived during its attempt.
+      single.waiters.unshift(waiter);
+      single.ticket = {
+        token: first.token,
+        firstSentAt: first.startedAt,
+      };
+      this.noteRefusal(single.ticket, first.startedAt, first.result);
+    } else if (single) single.waiters.push(waiter);
     else for (const queue of queues) queue.others.add(waiter);
     this.waiting.add(waiter);
     let granted = false;
+    // NOTE: a refused queued attempt already holds a place in line (grants
+    // were live before it was sent): sleep before asking again. A
+    // notice-driven waiter asks once more after subscribing, since a release
+    // in between would have gone unheard.
+    let asked = queued && first !== undefined;
     try {
-      await waiter.race(
-        Promise.all(queues.map((queue) => this.subscribe(queue))),
-      );
+      if (queued) await waiter.race(this.listenForGrants());
+      else
+        await waiter.race(
+          Promise.all(queues.map((queue) => this.subscribe(queue))),
+        );
       for (;;) {
-        if (single && queues[0].waiters[0] !== waiter) {
+        if (asked) {
+          asked = false;
+          await waiter.sleep(
+            this.retryDelay(waiter, first!.result, queued, options),
+          );
+          continue;
+        }
+        if (
+          single &&
+          (single.waiters[0] !== waiter || this.inFlight.has(single.key))
+        ) {
           await waiter.sleep(Infinity);
           continue;
         }
+        if (waiter.granted) {
+          granted = true;
+          return this.grantQueued(request, waiter.granted);
+        }
+        const ticket = queued
+          ? (single.ticket ??= {
+              token: createLockToken(),
+              firstSentAt: performance.now(),
+            })
+          : undefined;
+        const token = ticket?.token ?? createLockToken();
         const startedAt = performance.now();
-        const result = await this.attempt(request, token, undefined, waiter);
+        const result = await this.attempt(request, token, {
+          queue: queued,
+          waiter,
+        });
         if (result.acquired) {
+          if (ticket && single?.ticket === ticket) single!.ticket = undefined;
           granted = true;
           return this.grant(request, token, result, startedAt);
         }
+        if (waiter.granted) continue;
+        if (ticket) this.noteRefusal(ticket, startedAt, result);
         waiter.retryAfterMs = result.retryAfterMs;
-        const backoff = backoffDelay(
-          waiter.attempts++,
-          options.baseDelay,
-          options.maxDelay,
-        );
-        // NOTE: a holder's lease end is worth waking for; an unknown one (a key
-        // without expiry reports -1) leaves only the backoff.
-        await waiter.sleep(
-          result.retryAfterMs > 0
-            ? Math.min(result.retryAfterMs + 1, backoff)
-            : backoff,
-        );
+        await waiter.sleep(this.retryDelay(waiter, result, queued, options));
       }
     } finally {
       waiter.dispose();
@@ -429,6 +536,95 @@ export class LockManager {
       for (const queue of queues)
         this.leave(queue, waiter, granted ? options.ttl : 0);
     }
+  }
+
+  /**
+   * How long a waiter sleeps after a refusal unless something wakes it: until
+   * the holder's lease would end (expiry sends no notice), and no longer
+   * than a ticket renewal (queued) or the backoff (notice-driven).
+   */
+  private retryDelay(
+    waiter: LockWaiter,
+    result: AcquireResult,
+    queued: boolean,
+    options: ResolvedLockOptions,
+  ): number {
+    const retryAfterMs = result.acquired ? 0 : result.retryAfterMs;
+    const leaseEnd = retryAfterMs > 0 ? retryAfterMs + 1 : Infinity;
+    if (queued) return Math.min(leaseEnd, TICKET_REFRESH_MS);
+    const backoff = backoffDelay(
+      waiter.attempts++,
+      options.baseDelay,
+      options.maxDelay,
+    );
+    // NOTE: an unknown lease end (a key without expiry reports -1) leaves
+    // only the backoff.
+    return Math.min(leaseEnd, backoff);
+  }
+
+  private noteRefusal(
+    ticket: Ticket,
+    sentAt: number,
+    result: AcquireResult,
+  ): void {
+    if (result.acquired || result.serverTime === undefined) return;
+    ticket.refusedAt = sentAt;
+    ticket.serverTime = result.serverTime;
+  }
+
+  /**
+   * A grant to this process's ticket: the first local waiter takes it. A
+   * notice for a ticket this process no longer uses is left alone: a held
+   * lock's token must never be touched, and a given-up ticket is handed on
+   * by the store (see `retireTicket`).
+   */
+  private onGrant(grant: GrantNotice): void {
+    const queue = this.queues.get(grant.key);
+    const ticket = queue?.ticket;
+    const head = queue?.waiters[0];
+    if (!ticket || ticket.token !== grant.token || !head || head.granted)
+      return;
+    queue.ticket = undefined;
+    head.granted = {
+      token: grant.token,
+      fence: grant.fence,
+      ttl: grant.ttl,
+      startedAt: this.grantedAt(ticket, grant),
+    };
+    head.wake();
+  }
+
+  /**
+   * The earliest the lease of a queued grant can have started, on this
+   * process's clock: validity is counted from there. The store knows it
+   * (memory), or it follows from the fence (the server clock at the grant)
+   * and the server clock at a refusal this process sent: the grant came
+   * (fence - serverTime) later than that refusal, which came after it was
+   * sent. Without either, from the first attempt with the ticket (the grant
+   * came after it was queued).
+   */
+  private grantedAt(ticket: Ticket, grant: GrantNotice): number {
+    if (grant.grantedAt !== undefined) return grant.grantedAt;
+    const now = performance.now();
+    if (ticket.refusedAt !== undefined && ticket.serverTime !== undefined) {
+      const elapsed = (grant.fence - ticket.serverTime) / 1000;
+      if (elapsed >= 0)
+        return Math.min(
+          now,
+          ticket.refusedAt + elapsed * (1 - this.driftFactor),
+        );
+    }
+    return Math.min(now, ticket.firstSentAt);
+  }
+
+  /**
+   * Gives this process's place in the line up for good: the store takes the
+   * ticket out and hands the lock on if it was granted meanwhile.
+   */
+  private retireTicket(storeKey: string, token: string): void {
+    const queue = this.queues.get(storeKey);
+    if (queue?.ticket?.token === token) queue.ticket = undefined;
+    this.queueing?.leaveQueue(storeKey, token).catch(noop);
   }
 
   private queue(storeKey: string): KeyQueue {
@@ -439,7 +635,6 @@ export class LockManager {
         waiters: [],
         others: new Set(),
         lastNotice: 0,
-        grants: 0,
       };
       this.queues.set(storeKey, queue);
     }
@@ -454,20 +649,25 @@ export class LockManager {
   }
 
   /**
-   * Takes `waiter` out of a key's queue. The next head attempts at once if
-   * the lock is free as far as we know, or, if `waiter` was just granted the
-   * lock, sleeps until a notice or the new lease's end.
+   * Takes `waiter` out of a key's queue (`grantedTtl` > 0 when it got the
+   * lock) and wakes the next head. A grant
+   * that reached the waiter too late (it gave up meanwhile) is handed back;
+   * the last waiter of a key gives this process's place in line up.
    */
   private leave(queue: KeyQueue, waiter: LockWaiter, grantedTtl: number): void {
-    if (grantedTtl > 0) queue.grants++;
+    if (waiter.granted && grantedTtl === 0)
+      this.releaseQuietly([queue.key], waiter.granted.token);
     queue.others.delete(waiter);
     const index = queue.waiters.indexOf(waiter);
     if (index >= 0) queue.waiters.splice(index, 1);
-    const head = queue.waiters[0];
-    if (index === 0 && head) {
-      if (grantedTtl > 0) head.wakeIn(grantedTtl);
-      else head.wake();
-    }
+    const head = index === 0 ? queue.waiters[0] : undefined;
+    // NOTE: a queued head asks at once, to take this process's next place in
+    // line; a notice-driven head whose predecessor was just granted the lock
+    // sleeps until a notice or the new lease's end.
+    if (head && grantedTtl > 0 && !this.queueing) head.wakeIn(grantedTtl);
+    else head?.wake();
+    if (queue.waiters.length === 0 && queue.ticket)
+      this.retireTicket(queue.key, queue.ticket.token);
     if (
       queue.waiters.length === 0 &&
       queue.others.size === 0 &&
@@ -482,18 +682,15 @@ export class LockManager {
     const queue = this.queues.get(storeKey);
     if (!queue || !(id > queue.lastNotice)) return;
     queue.lastNotice = id;
-    queue.waiters[0]?.wake();
+    // NOTE: queued single-key waiters are granted by the store, not woken.
+    if (!this.queueing) queue.waiters[0]?.wake();
     for (const waiter of queue.others) waiter.wake();
   }
 
   private grant(
     request: LockRequest,
     token: string,
-    {
-      fences,
-      validityMs,
-      othersWaiting,
-    }: Extract<AcquireResult, { acquired: true }>,
+    { fences, validityMs }: Extract<AcquireResult, { acquired: true }>,
     startedAt: number,
   ): Lock {
     if (this.closed) {
@@ -501,7 +698,7 @@ export class LockManager {
       this.releaseQuietly(request.storeKeys, token);
       throw closedError();
     }
-    const grant: LockGrant = {
+    const lock = new Lock(this.runtime, {
       keys: request.keys,
       storeKeys: request.storeKeys,
       token,
@@ -510,52 +707,44 @@ export class LockManager {
       maxHold: request.options.maxHold,
       startedAt,
       validityMs,
-      othersWaiting,
-    };
-    const lock = new Lock(this.runtime, grant);
-    this.held.add(lock);
+    });
+    this.held.set(token, lock);
     if (request.options.autoRenew) lock.startRenewal();
     return lock;
   }
 
-  /**
-   * A single-key release was just sent: wake the first local waiter now. Its
-   * attempt goes out on the same connection right behind the release, so
-   * Redis runs it just after the release: a handoff in one round trip
-   * instead of two (release answered, then acquire).
-   */
-  private onReleasing(lock: Lock): void {
-    // NOTE: only while no other process waits: an early wake always wins the
-    // race, so other processes would starve.
-    if (lock.storeKeys.length !== 1 || lock.othersWaiting) return;
-    const queue = this.queues.get(lock.storeKeys[0]);
-    const head = queue?.waiters[0];
-    if (!queue || !head) return;
-    queue.earlyWake = { fence: lock.fence, grants: queue.grants };
-    head.wake();
+  /** A lock from a grant the store's queue made to this process's ticket. */
+  private grantQueued(request: LockRequest, granted: QueuedGrant): Lock {
+    // NOTE: the lease was started with the ticket's ttl, which may differ
+    // from this waiter's: validity counts the lease actually granted;
+    // renewals use this waiter's ttl.
+    return this.grant(
+      request,
+      granted.token,
+      { acquired: true, fences: [granted.fence], validityMs: granted.ttl },
+      granted.startedAt,
+    );
   }
 
   private onReleased(lock: Lock, freed: boolean): void {
-    this.held.delete(lock);
-    // NOTE: while other processes wait, local waiters learn of the release
-    // from pub/sub like everybody else: an earlier local wake would win
-    // nearly every race and let one process keep the lock.
-    if (!freed || lock.othersWaiting) return;
+    this.held.delete(lock.token);
+    if (!freed) return;
     // NOTE: wake local waiters now rather than after the pub/sub round trip;
-    // the same notice arriving over pub/sub later is dropped by its id. If the
-    // early wake already led to a grant, there is nothing left to wake.
-    lock.storeKeys.forEach((key, index) => {
-      const fence = lock.fences[index];
-      const queue = this.queues.get(key);
-      const early = queue?.earlyWake;
-      if (queue) queue.earlyWake = undefined;
-      if (queue && early?.fence === fence && queue.grants > early.grants) {
-        queue.lastNotice = Math.max(queue.lastNotice, fence);
-        return;
-      }
-      this.onNotice(key, fence);
-    });
+    // the same notice arriving over pub/sub later is dropped by its id.
+    lock.storeKeys.forEach((key, index) =>
+      this.onNotice(key, lock.fences[index]),
+    );
   }
+}
+
+const QUEUE = Object.freeze({ queue: true });
+
+function isQueueingStore(store: LockStore): store is QueueingLockStore {
+  const candidate = store as Partial<QueueingLockStore>;
+  return (
+    typeof candidate.onGrant === 'function' &&
+    typeof candidate.leaveQueue === 'function'
+  );
 }
 
 function resolveOptions(

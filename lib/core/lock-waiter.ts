@@ -13,6 +13,13 @@ export class LockWaiter {
   retryAfterMs: number;
   /** Set once the deadline passed or the signal aborted. */
   cancelled = false;
+  /** A grant the store's queue made to this waiter's process, handed to it. */
+  granted?: {
+    readonly token: string;
+    readonly fence: number;
+    readonly ttl: number;
+    readonly startedAt: number;
+  };
   /** Rejects when the wait is given up; race every await against it. */
   readonly cancellation: Promise<never>;
 

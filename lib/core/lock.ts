@@ -10,8 +10,6 @@ import type { LockOutcome, LockStore } from './stores/lock-store.js';
 export interface LockRuntime {
   readonly store: LockStore;
   validity(ttl: number, startedAt: number, reported?: number): number;
-  /** Called as soon as a release is sent, before the store answers. */
-  releasing(lock: Lock): void;
   /** Called once the store answered a release; `freed` when it released. */
   released(lock: Lock, freed: boolean): void;
 }
@@ -26,7 +24,6 @@ export interface LockGrant {
   maxHold: number;
   startedAt: number;
   validityMs?: number;
-  othersWaiting?: boolean;
 }
 
 /**
@@ -50,8 +47,6 @@ export class Lock {
   readonly fences: readonly number[];
   /** When the lock was granted (`performance.now()` when the request was sent). */
   readonly acquiredAt: number;
-  /** Other processes were seen waiting for it when it was granted. @internal */
-  readonly othersWaiting: boolean;
 
   private validUntil: number;
   private state: 'held' | 'released' | LockLostReason = 'held';
@@ -74,7 +69,6 @@ export class Lock {
     this.fences = grant.fences;
     this.ttl = grant.ttl;
     this.acquiredAt = grant.startedAt;
-    this.othersWaiting = grant.othersWaiting ?? false;
     this.holdUntil = grant.startedAt + grant.maxHold;
     this.validUntil = runtime.validity(
       grant.ttl,
@@ -167,9 +161,7 @@ export class Lock {
     this.stopTimers();
     let outcome: LockOutcome;
     try {
-      const pending = this.runtime.store.release(this.storeKeys, this.token);
-      this.runtime.releasing(this);
-      outcome = await pending;
+      outcome = await this.runtime.store.release(this.storeKeys, this.token);
     } catch (error) {
       if (this.state === 'held') this.armExpiry();
       throw error;

@@ -1,17 +1,29 @@
 import {
   LockBackendUnavailableError,
+  type AcquireOptions,
   type AcquireResult,
+  type GrantListener,
   type LockOutcome,
   type LockStore,
+  type QueueingLockStore,
   type ReleaseListener,
 } from '../../lib/index.js';
 
 /**
  * Wraps a store, counts the calls made to it (to check request budgets), and
  * can make the next extends or releases fail as if Redis had not answered.
+ * It hides the inner store's wait queue (the engine then waits on release
+ * notices); {@link CountingQueueingStore} keeps it.
  */
 export class CountingStore implements LockStore {
-  readonly calls = { acquire: 0, extend: 0, release: 0, subscribe: 0 };
+  readonly calls = {
+    acquire: 0,
+    extend: 0,
+    release: 0,
+    subscribe: 0,
+    leaveQueue: 0,
+    grants: 0,
+  };
   /** How many of the next extends fail with LockBackendUnavailableError. */
   failExtend = 0;
   /** How many of the next releases fail with LockBackendUnavailableError. */
@@ -23,9 +35,10 @@ export class CountingStore implements LockStore {
     keys: readonly string[],
     token: string,
     ttlMs: number,
+    options?: AcquireOptions,
   ): Promise<AcquireResult> {
     this.calls.acquire++;
-    return this.inner.acquire(keys, token, ttlMs);
+    return this.inner.acquire(keys, token, ttlMs, options);
   }
 
   async extend(
@@ -60,5 +73,27 @@ export class CountingStore implements LockStore {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+}
+
+/** A {@link CountingStore} that keeps the inner store's wait queue. */
+export class CountingQueueingStore
+  extends CountingStore
+  implements QueueingLockStore
+{
+  constructor(override readonly inner: QueueingLockStore) {
+    super(inner);
+  }
+
+  onGrant(listener: GrantListener): Promise<() => void> {
+    return this.inner.onGrant((grant) => {
+      this.calls.grants++;
+      listener(grant);
+    });
+  }
+
+  leaveQueue(key: string, token: string): Promise<void> {
+    this.calls.leaveQueue++;
+    return this.inner.leaveQueue(key, token);
   }
 }

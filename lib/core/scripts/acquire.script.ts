@@ -1,60 +1,90 @@
-import { LuaScript, OWNER_SUFFIX } from './lua-script.js';
+import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
 
 /**
- * acquire(KEYS = lock keys, ARGV = [token, ttlMs, client, markTtlMs]) ->
- *   {1, fence_1, ..., fence_n, others}  every key granted to token (all or
- *                                       nothing); others = 1 when another
- *                                       client was seen waiting for the key
- *   {0, retryAfterMs}                   some key is held by another owner;
- *                                       the longest competing lease (-1: no
- *                                       expiry)
+ * acquire(KEYS = the keys of every request in order,
+ *         ARGV = [client, grantPrefix, ticketTtlMs, n,
+ *                 then per request: keyCount, token, ttlMs, queue (0|1)])
+ *   -> per request, in order:
+ *        1, fence_1, ..., fence_k   every key granted to token (all or nothing)
+ *        0, retryAfterMs, serverUs  refused: the longest competing lease (-1:
+ *                                   no expiry) and the server clock
  *
- * A key counts as held when it stores `<fence>:<owner>` for another owner, or
- * anything the scripts did not write. A key already held by this token is
- * granted again with its lease renewed and its fence kept, so that a command
- * resent after a reconnect can neither fail its own acquire nor hand out a
- * second fence. A new grant's fence is the server clock in microseconds.
+ * One call carries a batch of independent requests (the store merges the
+ * attempts of one tick); each is decided on its own, in order.
  *
- * A refused attempt leaves `<key>:w` = client (for markTtlMs): the last
- * client (process) that waited. A single-key grant reports whether that was
- * another client, so that the holder's process does not keep handing the
- * lock to its own waiters while other processes wait.
+ * A key already held by the token is granted again with its lease renewed and
+ * its fence kept, so that a command resent after a reconnect can neither fail
+ * its own acquire nor hand out a second fence. A new grant's fence is the
+ * server clock in microseconds.
+ *
+ * Fair order: a free key whose queue has a live ticket goes to that ticket
+ * (published to its client) and the request is refused, unless the first
+ * ticket is the caller's own client and the request queues (it takes its
+ * client's turn). A refused single-key request with queue = 1 puts its
+ * client in the queue (keeping its place if it is there already) and sets
+ * the client's ticket to this token.
  */
 export const ACQUIRE_SCRIPT = new LuaScript(
   'acquire',
-  `${OWNER_SUFFIX}
-local ttl, client = ARGV[2], ARGV[3]
-local fences, wait = {}, -2
-for i, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
-  if value and held_by_caller(value) then
-    fences[i] = tonumber(string.sub(value, 1, #value - #mine))
-  elseif value then
-    local left = redis.call('PTTL', key)
-    if left > wait then wait = left end
-    redis.call('SET', key .. ':w', client, 'PX', ARGV[4])
+  `${SCRIPT_PRELUDE}
+local ticket_ttl = ARGV[3]
+local reply, first, arg = {}, 1, 5
+for _ = 1, tonumber(ARGV[4]) do
+  local count, token, ttl = tonumber(ARGV[arg]), ARGV[arg + 1], ARGV[arg + 2]
+  local queues = ARGV[arg + 3] == '1'
+  arg = arg + 4
+  local last = first + count - 1
+  local wait, own, turn = -2, {}, {}
+  for i = first, last do
+    local key = KEYS[i]
+    local value = redis.call('GET', key)
+    if value then
+      own[i] = fence_of(value, token)
+      if not own[i] then
+        local left = redis.call('PTTL', key)
+        if left > wait then wait = left end
+      end
+    else
+      local id, ticket = first_ticket(key)
+      if id and queues and id == client then
+        turn[i] = true
+      elseif id then
+        local lease = grant_ticket(key, id, ticket)
+        if lease > wait then wait = lease end
+      end
+    end
   end
-end
-if wait > -2 then return {0, wait} end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local fresh = string.format('%.0f', now) .. mine
-local reply = {1}
-for i, key in ipairs(KEYS) do
-  if fences[i] then
-    redis.call('PEXPIRE', key, ttl)
+  if wait > -2 then
+    reply[#reply + 1] = 0
+    reply[#reply + 1] = wait
+    reply[#reply + 1] = now()
+    if queues and count == 1 then
+      local key = KEYS[first]
+      redis.call('SET', key .. ':t:' .. client, token .. ':' .. ttl, 'PX', ticket_ttl)
+      if not redis.call('LPOS', key .. ':q', client) then
+        redis.call('RPUSH', key .. ':q', client)
+      end
+    end
   else
-    redis.call('SET', key, fresh, 'PX', ttl)
-    fences[i] = now
+    local fence = string.format('%.0f', now())
+    reply[#reply + 1] = 1
+    for i = first, last do
+      local key = KEYS[i]
+      if own[i] then
+        redis.call('PEXPIRE', key, ttl)
+        reply[#reply + 1] = own[i]
+      else
+        if turn[i] then
+          redis.call('LPOP', key .. ':q')
+          redis.call('DEL', key .. ':t:' .. client)
+        end
+        redis.call('SET', key, fence .. ':' .. token, 'PX', ttl)
+        reply[#reply + 1] = now()
+      end
+    end
   end
-  reply[i + 1] = fences[i]
+  first = last + 1
 end
-local others = 0
-if #KEYS == 1 then
-  local waiter = redis.call('GET', KEYS[1] .. ':w')
-  if waiter and waiter ~= client then others = 1 end
-end
-reply[#KEYS + 2] = others
 return reply
 `,
 );

@@ -1,4 +1,4 @@
-import { LuaScript, OWNER_SUFFIX } from './lua-script.js';
+import { LuaScript } from './lua-script.js';
 
 /**
  * extend(KEYS = lock keys, ARGV = [token, ttlMs]) ->
@@ -7,15 +7,16 @@ import { LuaScript, OWNER_SUFFIX } from './lua-script.js';
  *   -1  some key is held by another owner
  *
  * All or nothing: nothing is extended unless token holds every key. A lease
- * that has ended is never revived.
+ * that has ended is never revived. (Key layout: see SCRIPT_PRELUDE.)
  */
 export const EXTEND_SCRIPT = new LuaScript(
   'extend',
-  `${OWNER_SUFFIX}
+  `
+local mine = ':' .. ARGV[1]
 local result = 1
 for _, key in ipairs(KEYS) do
   local value = redis.call('GET', key)
-  if value and not held_by_caller(value) then return -1 end
+  if value and string.sub(value, -#mine) ~= mine then return -1 end
   if not value then result = 0 end
 end
 if result == 0 then return 0 end

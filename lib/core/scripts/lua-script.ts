@@ -17,10 +17,21 @@ export class LuaScript {
 }
 
 /**
- * The value layout shared by every script: a held lock's key stores
- * `<fence>:<token>`, and its expiry is the lease. Scripts recognise the owner
- * by the `:<token>` suffix; anything else in the key counts as another owner.
- * Releasing deletes the key.
+ * The key layout and helpers shared by every script.
+ *
+ * - `<key>` = `<fence>:<token>` while held; its expiry is the lease. The owner
+ *   is recognised by the `:<token>` suffix; anything else in the key counts as
+ *   another owner. Releasing deletes the key (or hands it to the next waiter).
+ * - `<key>:q` = the wait queue: a list of client ids (one per process that
+ *   waits), first come first served.
+ * - `<key>:t:<client>` = that client's ticket, `<token>:<ttl>`: the token the
+ *   lock is granted to when the client's turn comes. It lives `ticketTtl` ms
+ *   and is renewed by each new attempt, so a dead process's place is skipped.
+ *
+ * A grant to a ticket is published on `<grant channel prefix><client>` as
+ * `<fence>:<token>:<ttl>:<key>`; a release that hands the key to nobody publishes
+ * the released fence on `<key>:released` (for waiters that do not queue).
+ * All of a lock's keys share its `{hash tag}`, so they live in one slot.
  *
  * NOTE: a fence is the Redis server's clock in microseconds at the grant. It
  * fits in 53 bits (exact in a Lua number and in a JavaScript number), and it
@@ -30,9 +41,49 @@ export class LuaScript {
  * counter key, and a Redis restart that loses every key cannot make it go
  * back, as long as the server's clock does not step back.
  */
-export const OWNER_SUFFIX = `
-local mine = ':' .. ARGV[1]
-local function held_by_caller(value)
-  return string.sub(value, -#mine) == mine
+export const SCRIPT_PRELUDE = `
+local client, grant_prefix = ARGV[1], ARGV[2]
+local now_us
+local function now()
+  if not now_us then
+    local time = redis.call('TIME')
+    now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  end
+  return now_us
+end
+local function fence_of(value, token)
+  if string.sub(value, -#token - 1) == ':' .. token then
+    return tonumber(string.sub(value, 1, #value - #token - 1))
+  end
+  return nil
+end
+local function first_ticket(key)
+  local queue = key .. ':q'
+  while true do
+    local id = redis.call('LINDEX', queue, 0)
+    if not id then return nil end
+    local ticket = redis.call('GET', key .. ':t:' .. id)
+    if ticket then return id, ticket end
+    redis.call('LPOP', queue)
+  end
+end
+local function grant_ticket(key, id, ticket)
+  redis.call('LPOP', key .. ':q')
+  redis.call('DEL', key .. ':t:' .. id)
+  local sep = string.find(ticket, ':', 1, true)
+  local token, ttl = string.sub(ticket, 1, sep - 1), string.sub(ticket, sep + 1)
+  local fence = string.format('%.0f', now())
+  redis.call('SET', key, fence .. ':' .. token, 'PX', ttl)
+  redis.call('PUBLISH', grant_prefix .. id, fence .. ':' .. token .. ':' .. ttl .. ':' .. key)
+  return tonumber(ttl)
+end
+local function hand_over(key, fence)
+  local id, ticket = first_ticket(key)
+  if id then
+    grant_ticket(key, id, ticket)
+  else
+    redis.call('DEL', key)
+    redis.call('PUBLISH', key .. ':released', fence)
+  end
 end
 `;

@@ -1,32 +1,44 @@
-import { LuaScript, OWNER_SUFFIX } from './lua-script.js';
+import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
 
 /**
- * release(KEYS = lock keys, ARGV = [token]) ->
+ * release(KEYS = the keys of every request in order,
+ *         ARGV = [client, grantPrefix, n, then per request: keyCount, token])
+ *   -> one code per request, in order:
  *    1  token held every key; all released
  *    0  some key had no lease any more (it had expired)
  *   -1  some key is held by another owner (left untouched)
  *
  * Every key that token holds is released, whatever the others say: giving a
  * lock up is always safe, and a key held by another owner is never touched.
- * Each release publishes the released fence on `<key>:released` to wake
- * waiters. Run twice (a resent command), the second run finds nothing to
- * release and answers 0; it cannot release anyone else's lock.
+ * A released key goes straight to the first live ticket of its queue (a new
+ * lease and fence, published to that ticket's client); with nobody queued
+ * it is deleted and its fence published on `<key>:released`. Run twice (a
+ * resent command), the second run finds nothing to release and answers 0; it
+ * cannot release anyone else's lock.
  */
 export const RELEASE_SCRIPT = new LuaScript(
   'release',
-  `${OWNER_SUFFIX}
-local result = 1
-for _, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
-  if value and held_by_caller(value) then
-    redis.call('DEL', key)
-    redis.call('PUBLISH', key .. ':released', string.sub(value, 1, #value - #mine))
-  elseif value then
-    result = -1
-  elseif result == 1 then
-    result = 0
+  `${SCRIPT_PRELUDE}
+local reply, first, arg = {}, 1, 4
+for r = 1, tonumber(ARGV[3]) do
+  local count, token = tonumber(ARGV[arg]), ARGV[arg + 1]
+  arg = arg + 2
+  local result = 1
+  for i = first, first + count - 1 do
+    local key = KEYS[i]
+    local value = redis.call('GET', key)
+    local fence = value and fence_of(value, token)
+    if fence then
+      hand_over(key, string.format('%.0f', fence))
+    elseif value then
+      result = -1
+    elseif result == 1 then
+      result = 0
+    end
   end
+  reply[r] = result
+  first = first + count
 end
-return result
+return reply
 `,
 );

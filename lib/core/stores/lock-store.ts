@@ -6,6 +6,10 @@
  * the engine, once, above every store.
  *
  * Keys given to a store are already prefixed and bounded store keys.
+ *
+ * A store may also keep a fair wait queue per key ({@link QueueingLockStore}):
+ * then a release hands the lock straight to the first waiter in line instead
+ * of letting every waiter race for it.
  */
 export interface LockStore {
   /**
@@ -17,6 +21,7 @@ export interface LockStore {
     keys: readonly string[],
     token: string,
     ttlMs: number,
+    options?: AcquireOptions,
   ): Promise<AcquireResult>;
 
   /**
@@ -30,16 +35,18 @@ export interface LockStore {
   ): Promise<LockOutcome>;
 
   /**
-   * Releases every key that `token` holds and wakes the waiters of each one.
-   * Releasing again with the same token answers `released` again and changes
+   * Releases every key that `token` holds and wakes the waiters of each one
+   * (or, in a queueing store, grants the key to the next ticket in line).
+   * Releasing again with the same token answers `expired` and changes
    * nothing.
    */
   release(keys: readonly string[], token: string): Promise<LockOutcome>;
 
   /**
-   * Calls `listener` whenever one of `keys` is released, with a notice id (the
-   * released grant's fencing token) that lets listeners drop duplicates.
-   * Resolves once notices are live; the returned function stops them.
+   * Calls `listener` whenever one of `keys` is released and nobody was queued
+   * for it, with a notice id (the released grant's fencing token) that lets
+   * listeners drop duplicates. Resolves once notices are live; the returned
+   * function stops them.
    */
   subscribe(
     keys: readonly string[],
@@ -50,25 +57,76 @@ export interface LockStore {
   close(): Promise<void>;
 }
 
+/** How an acquire treats contention. */
+export interface AcquireOptions {
+  /**
+   * In a queueing store, a refused single-key request takes a place in the
+   * key's wait queue with this token as its ticket (keeping the place its
+   * process already has). Stores without a queue ignore it.
+   */
+  readonly queue?: boolean;
+}
+
+/**
+ * A store with a fair wait queue per key. One lock manager per store: the
+ * queue holds one place per store instance (per process), and the manager
+ * decides which of its own waiters uses it.
+ */
+export interface QueueingLockStore extends LockStore {
+  /**
+   * Calls `listener` for every grant made to a ticket: a release (or an
+   * expired lease found by another attempt) handed the key to the first
+   * ticket in line. Listeners ignore tokens they did not issue. Resolves
+   * once grants are live; the returned function stops them.
+   */
+  onGrant(listener: GrantListener): Promise<() => void>;
+
+  /**
+   * Takes the ticket `token` out of the key's queue. If it was granted in the
+   * meantime, the grant is handed on at once, as by a release.
+   */
+  leaveQueue(key: string, token: string): Promise<void>;
+}
+
+/** A grant made to a queued ticket. */
+export interface GrantNotice {
+  readonly key: string;
+  readonly token: string;
+  readonly fence: number;
+  /** The lease the grant started, in ms (the ticket's ttl). */
+  readonly ttl: number;
+  /**
+   * `performance.now()` at or before the grant when the store knows it (an
+   * in-process store). Otherwise the engine bounds the grant time from the
+   * fence and the `serverTime` of an earlier refusal (see {@link AcquireResult}).
+   */
+  readonly grantedAt?: number;
+}
+
+/** Called for each grant made to a queued ticket. */
+export type GrantListener = (grant: GrantNotice) => void;
+
 /** Called with the store key and a notice id when a lock is released. */
 export type ReleaseListener = (key: string, noticeId: string) => void;
 
 /**
  * The answer to an acquire. On success, one fencing token per key (same
  * order); a store that needs more time than the lease allows (a quorum) may
- * report a shorter `validityMs`; `othersWaiting` says that other processes
- * wait for the key, so the holder should not favour its own waiters. On contention, how long until the longest
- * competing lease ends (-1 when unknown: a key without expiry).
+ * report a shorter `validityMs`. On contention, how long until the longest
+ * competing lease ends (-1 when unknown: a key without expiry), and the
+ * store's clock in microseconds (the fence clock) when it decided.
  */
 export type AcquireResult =
   | {
       readonly acquired: true;
       readonly fences: readonly number[];
       readonly validityMs?: number;
-      /** Another process was seen waiting for the (single) key lately. */
-      readonly othersWaiting?: boolean;
     }
-  | { readonly acquired: false; readonly retryAfterMs: number };
+  | {
+      readonly acquired: false;
+      readonly retryAfterMs: number;
+      readonly serverTime?: number;
+    };
 
 /**
  * What a release or an extend found: `ok` (done), `expired` (no lease for

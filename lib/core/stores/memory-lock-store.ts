@@ -1,9 +1,13 @@
 import type {
+  AcquireOptions,
   AcquireResult,
+  GrantListener,
+  GrantNotice,
   LockOutcome,
-  LockStore,
+  QueueingLockStore,
   ReleaseListener,
 } from './lock-store.js';
+import { TICKET_TTL_MS } from './queue-timing.js';
 
 interface Entry {
   readonly fence: number;
@@ -12,17 +16,31 @@ interface Entry {
   expiresAt: number;
 }
 
+interface Ticket {
+  readonly token: string;
+  ttl: number;
+  /** `performance.now()` at which the place is given up unless renewed. */
+  expiresAt: number;
+}
+
 const SWEEP_EVERY = 1024;
 
 /**
  * A lock store inside one process, with the same semantics as the Redis store:
  * leases that expire, owner tokens, fences that only go up, all-or-nothing
- * keys, release notices. Use it in unit tests of code that takes locks, and
- * for a single process that needs no Redis. It does not coordinate processes.
+ * keys, a fair wait queue per key, release notices. Use it in unit tests of
+ * code that takes locks, and for a single process that needs no Redis. It
+ * does not coordinate processes.
+ *
+ * NOTE: Redis keeps one queue place per client (process); here a place is
+ * per ticket token. The engine uses one ticket per key at a time, so both
+ * look the same from above.
  */
-export class MemoryLockStore implements LockStore {
+export class MemoryLockStore implements QueueingLockStore {
   private readonly entries = new Map<string, Entry>();
+  private readonly queues = new Map<string, Ticket[]>();
   private readonly listeners = new Map<string, Set<ReleaseListener>>();
+  private readonly grantListeners = new Set<GrantListener>();
   private lastFence = 0;
   private operations = 0;
 
@@ -30,27 +48,41 @@ export class MemoryLockStore implements LockStore {
     keys: readonly string[],
     token: string,
     ttlMs: number,
+    options?: AcquireOptions,
   ): Promise<AcquireResult> {
     const now = this.tick();
+    const queues = options?.queue === true && keys.length === 1;
     let retryAfterMs = -2;
+    const turns = new Set<string>();
     for (const key of keys) {
       const entry = this.live(key, now);
-      if (entry && entry.token !== token)
-        retryAfterMs = Math.max(retryAfterMs, Math.ceil(entry.expiresAt - now));
+      if (entry) {
+        if (entry.token !== token)
+          retryAfterMs = Math.max(
+            retryAfterMs,
+            Math.ceil(entry.expiresAt - now),
+          );
+        continue;
+      }
+      const ticket = this.firstTicket(key, now);
+      if (ticket && queues && ticket.token === token) turns.add(key);
+      else if (ticket) {
+        this.grantTicket(key, now);
+        retryAfterMs = Math.max(retryAfterMs, ticket.ttl);
+      }
     }
-    if (retryAfterMs > -2) return { acquired: false, retryAfterMs };
-    // NOTE: like the Redis scripts, a fence is the clock in microseconds; one
-    // counter per store keeps it growing even for grants in the same microsecond.
-    const fresh = (this.lastFence = Math.max(
-      this.lastFence + 1,
-      clockMicros(),
-    ));
+    if (retryAfterMs > -2) {
+      if (queues) this.enqueue(keys[0], token, ttlMs, now);
+      return { acquired: false, retryAfterMs, serverTime: clockMicros() };
+    }
+    const fresh = this.nextFence();
     const fences = keys.map((key) => {
       const entry = this.live(key, now);
       if (entry) {
         entry.expiresAt = now + ttlMs;
         return entry.fence;
       }
+      if (turns.has(key)) this.queues.get(key)!.shift();
       this.entries.set(key, { fence: fresh, token, expiresAt: now + ttlMs });
       return fresh;
     });
@@ -77,22 +109,33 @@ export class MemoryLockStore implements LockStore {
   async release(keys: readonly string[], token: string): Promise<LockOutcome> {
     const now = this.tick();
     let outcome: LockOutcome = 'ok';
-    const released: Array<[string, number]> = [];
     for (const key of keys) {
       const entry = this.live(key, now);
       if (entry?.token === token) {
-        this.entries.delete(key);
-        released.push([key, entry.fence]);
+        this.handOver(key, entry.fence, now);
       } else if (entry) {
         outcome = 'not-owner';
       } else if (outcome === 'ok') {
         outcome = 'expired';
       }
     }
-    // NOTE: notices go out after the reply, as Redis pub/sub messages do, so
-    // a waiter never runs inside the releaser's call.
-    if (released.length > 0) queueMicrotask(() => this.notify(released));
     return outcome;
+  }
+
+  async leaveQueue(key: string, token: string): Promise<void> {
+    const now = this.tick();
+    const queue = this.queues.get(key);
+    const index = queue?.findIndex((ticket) => ticket.token === token) ?? -1;
+    if (index >= 0) queue!.splice(index, 1);
+    const entry = this.live(key, now);
+    if (entry?.token === token) this.handOver(key, entry.fence, now);
+  }
+
+  async onGrant(listener: GrantListener): Promise<() => void> {
+    this.grantListeners.add(listener);
+    return () => {
+      this.grantListeners.delete(listener);
+    };
   }
 
   async subscribe(
@@ -114,7 +157,9 @@ export class MemoryLockStore implements LockStore {
 
   async close(): Promise<void> {
     this.entries.clear();
+    this.queues.clear();
     this.listeners.clear();
+    this.grantListeners.clear();
   }
 
   /** Number of keys held right now (for tests and leak checks). */
@@ -128,11 +173,68 @@ export class MemoryLockStore implements LockStore {
     this.entries.delete(key);
   }
 
-  private notify(released: ReadonlyArray<[string, number]>): void {
-    for (const [key, fence] of released) {
-      const set = this.listeners.get(key);
-      if (set) for (const listener of [...set]) listener(key, String(fence));
+  /** Gives a released key to the first live ticket, or frees it and says so. */
+  private handOver(key: string, fence: number, now: number): void {
+    if (this.firstTicket(key, now)) {
+      this.grantTicket(key, now);
+      return;
     }
+    this.entries.delete(key);
+    // NOTE: notices go out after the reply, as Redis pub/sub messages do, so
+    // a waiter never runs inside the releaser's call.
+    const set = this.listeners.get(key);
+    if (set)
+      queueMicrotask(() => {
+        for (const listener of [...set]) listener(key, String(fence));
+      });
+  }
+
+  /** Grants `key` to its first ticket (which must be live). */
+  private grantTicket(key: string, now: number): void {
+    const ticket = this.queues.get(key)!.shift()!;
+    const fence = this.nextFence();
+    this.entries.set(key, {
+      fence,
+      token: ticket.token,
+      expiresAt: now + ticket.ttl,
+    });
+    const grant: GrantNotice = {
+      key,
+      token: ticket.token,
+      fence,
+      ttl: ticket.ttl,
+      grantedAt: now,
+    };
+    queueMicrotask(() => {
+      for (const listener of [...this.grantListeners]) listener(grant);
+    });
+  }
+
+  /** The first ticket in line that is still live; dead ones are dropped. */
+  private firstTicket(key: string, now: number): Ticket | undefined {
+    const queue = this.queues.get(key);
+    while (queue && queue.length > 0 && queue[0].expiresAt <= now)
+      queue.shift();
+    if (queue?.length === 0) this.queues.delete(key);
+    return queue?.[0];
+  }
+
+  private enqueue(key: string, token: string, ttl: number, now: number): void {
+    let queue = this.queues.get(key);
+    if (!queue) this.queues.set(key, (queue = []));
+    const ticket = queue.find((candidate) => candidate.token === token);
+    if (ticket) {
+      ticket.ttl = ttl;
+      ticket.expiresAt = now + TICKET_TTL_MS;
+    } else queue.push({ token, ttl, expiresAt: now + TICKET_TTL_MS });
+  }
+
+  /**
+   * NOTE: like the Redis scripts, a fence is the clock in microseconds; one
+   * counter per store keeps it growing even for grants in the same microsecond.
+   */
+  private nextFence(): number {
+    return (this.lastFence = Math.max(this.lastFence + 1, clockMicros()));
   }
 
   private live(key: string, now: number): Entry | undefined {
