@@ -171,22 +171,37 @@ describe.each(backends)('$name contract', (backend) => {
     expect(await store.release([a, b, c], 'tokenA')).toBe('ok');
   });
 
-  it('notifies subscribers when a key is released, with the released fence', async () => {
+  it('notifies subscribers when a key that someone waited for is released, with the released fence', async () => {
     const k = key();
     const notices: Array<[string, string]> = [];
     const unsubscribe = await store.subscribe([k], (releasedKey, id) =>
       notices.push([releasedKey, id]),
     );
     const grant = await store.acquire([k], 'tokenA', 5000);
+    expect((await store.acquire([k], 'waiter', 5000)).acquired).toBe(false);
     await store.release([k], 'tokenA');
     const deadline = Date.now() + 2000;
     while (notices.length === 0 && Date.now() < deadline) await sleep(5);
     expect(notices).toEqual([[k, String(grant.acquired && grant.fences[0])]]);
     unsubscribe();
     await store.acquire([k], 'tokenB', 5000);
+    expect((await store.acquire([k], 'waiter', 5000)).acquired).toBe(false);
     await store.release([k], 'tokenB');
     await sleep(50);
     expect(notices).toHaveLength(1);
+  });
+
+  it('sends no notice for a release that nobody waited for', async () => {
+    const k = key();
+    const notices: string[] = [];
+    const unsubscribe = await store.subscribe([k], (_key, id) =>
+      notices.push(id),
+    );
+    await store.acquire([k], 'tokenA', 5000);
+    await store.release([k], 'tokenA');
+    await sleep(50);
+    expect(notices).toEqual([]);
+    unsubscribe();
   });
 
   it('does not notify for a release by a non-owner', async () => {

@@ -17,10 +17,13 @@ import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
  * its own acquire nor hand out a second fence. A new grant's fence is the
  * server clock in microseconds.
  *
+ * A refused request marks every key held by another owner (see
+ * SCRIPT_PRELUDE), so that its release wakes or grants the waiters.
+ *
  * Fair order: a free key whose queue has a live ticket goes to that ticket
  * (published to its client) and the request is refused, unless the first
- * ticket is the caller's own client and the request queues (it takes its
- * client's turn). A refused single-key request with queue = 1 puts its
+ * ticket is the caller's own client and the (single-key) request queues:
+ * it takes its client's turn. A refused single-key request with queue = 1 puts its
  * client in the queue (keeping its place if it is there already) and sets
  * the client's ticket to this token.
  */
@@ -28,13 +31,42 @@ export const ACQUIRE_SCRIPT = new LuaScript(
   'acquire',
   `${SCRIPT_PRELUDE}
 local ticket_ttl = ARGV[3]
-local reply, first, arg = {}, 1, 5
-for _ = 1, tonumber(ARGV[4]) do
-  local count, token, ttl = tonumber(ARGV[arg]), ARGV[arg + 1], ARGV[arg + 2]
-  local queues = ARGV[arg + 3] == '1'
-  arg = arg + 4
-  local last = first + count - 1
-  local wait, own, turn = -2, {}, {}
+local reply, size, first, arg = {}, 0, 1, 5
+local function push(value)
+  size = size + 1
+  reply[size] = value
+end
+-- One key: SET NX first (the common, free case costs one write and a look
+-- at the queue). Returns the competing lease, or -2 when granted.
+local function acquire_one(key, token, ttl, queues)
+  local fence, fence_text = now()
+  if redis.call('SET', key, fence_text .. ':' .. token, 'NX', 'PX', ttl) then
+    local id, ticket = first_ticket(key)
+    if id and queues and id == client then
+      redis.call('LPOP', key .. ':q')
+      redis.call('DEL', key .. ':t:' .. client)
+    elseif id then
+      return grant_ticket(key, id, ticket)
+    end
+    push(1)
+    push(fence)
+    return -2
+  end
+  local value = redis.call('GET', key)
+  if not value then return 0 end
+  local own = fence_of(value, token)
+  if own then
+    redis.call('PEXPIRE', key, ttl)
+    push(1)
+    push(own)
+    return -2
+  end
+  if string.byte(value, 1) ~= 119 then mark(key, value) end
+  return redis.call('PTTL', key)
+end
+-- Several keys: all or nothing, so every key is looked at before any is set.
+local function acquire_all(last, token, ttl)
+  local wait, own = -2, {}
   for i = first, last do
     local key = KEYS[i]
     local value = redis.call('GET', key)
@@ -43,47 +75,53 @@ for _ = 1, tonumber(ARGV[4]) do
       if not own[i] then
         local left = redis.call('PTTL', key)
         if left > wait then wait = left end
+        if string.byte(value, 1) ~= 119 then mark(key, value) end
       end
     else
       local id, ticket = first_ticket(key)
-      if id and queues and id == client then
-        turn[i] = true
-      elseif id then
+      if id then
         local lease = grant_ticket(key, id, ticket)
         if lease > wait then wait = lease end
       end
     end
   end
+  if wait > -2 then return wait end
+  local fence, fence_text = now()
+  push(1)
+  for i = first, last do
+    if own[i] then
+      redis.call('PEXPIRE', KEYS[i], ttl)
+      push(own[i])
+    else
+      redis.call('SET', KEYS[i], fence_text .. ':' .. token, 'PX', ttl)
+      push(fence)
+    end
+  end
+  return -2
+end
+for _ = 1, tonumber(ARGV[4]) do
+  local count, token, ttl = tonumber(ARGV[arg]), ARGV[arg + 1], ARGV[arg + 2]
+  local queues = count == 1 and ARGV[arg + 3] == '1'
+  arg = arg + 4
+  local wait
+  if count == 1 then
+    wait = acquire_one(KEYS[first], token, ttl, queues)
+  else
+    wait = acquire_all(first + count - 1, token, ttl)
+  end
   if wait > -2 then
-    reply[#reply + 1] = 0
-    reply[#reply + 1] = wait
-    reply[#reply + 1] = now()
-    if queues and count == 1 then
+    push(0)
+    push(wait)
+    push(now())
+    if queues then
       local key = KEYS[first]
       redis.call('SET', key .. ':t:' .. client, token .. ':' .. ttl, 'PX', ticket_ttl)
       if not redis.call('LPOS', key .. ':q', client) then
         redis.call('RPUSH', key .. ':q', client)
       end
     end
-  else
-    local fence = string.format('%.0f', now())
-    reply[#reply + 1] = 1
-    for i = first, last do
-      local key = KEYS[i]
-      if own[i] then
-        redis.call('PEXPIRE', key, ttl)
-        reply[#reply + 1] = own[i]
-      else
-        if turn[i] then
-          redis.call('LPOP', key .. ':q')
-          redis.call('DEL', key .. ':t:' .. client)
-        end
-        redis.call('SET', key, fence .. ':' .. token, 'PX', ttl)
-        reply[#reply + 1] = now()
-      end
-    end
   end
-  first = last + 1
+  first = first + count
 end
 return reply
 `,

@@ -21,9 +21,10 @@ if ticket and string.sub(ticket, 1, #token + 1) == token .. ':' then
   redis.call('LREM', key .. ':q', 0, client)
 end
 local value = redis.call('GET', key)
-local fence = value and fence_of(value, token)
+local fence, fence_text = nil, nil
+if value then fence, fence_text = fence_of(value, token) end
 if fence then
-  hand_over(key, string.format('%.0f', fence))
+  hand_over(key, value, fence_text)
   return 1
 end
 return 0

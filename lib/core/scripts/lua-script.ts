@@ -21,7 +21,9 @@ export class LuaScript {
  *
  * - `<key>` = `<fence>:<token>` while held; its expiry is the lease. The owner
  *   is recognised by the `:<token>` suffix; anything else in the key counts as
- *   another owner. Releasing deletes the key (or hands it to the next waiter).
+ *   another owner. A refused attempt marks the value `w<fence>:<token>`
+ *   (someone waits): only a marked key's release looks at the queue and
+ *   publishes a notice, so an uncontended release is a GET and a DEL.
  * - `<key>:q` = the wait queue: a list of client ids (one per process that
  *   waits), first come first served.
  * - `<key>:t:<client>` = that client's ticket, `<token>:<ttl>`: the token the
@@ -43,19 +45,27 @@ export class LuaScript {
  */
 export const SCRIPT_PRELUDE = `
 local client, grant_prefix = ARGV[1], ARGV[2]
-local now_us
+local now_us, now_text
 local function now()
   if not now_us then
     local time = redis.call('TIME')
     now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
+    now_text = string.format('%.0f', now_us)
   end
-  return now_us
+  return now_us, now_text
 end
 local function fence_of(value, token)
   if string.sub(value, -#token - 1) == ':' .. token then
-    return tonumber(string.sub(value, 1, #value - #token - 1))
+    local first = string.byte(value, 1) == 119 and 2 or 1
+    local text = string.sub(value, first, #value - #token - 1)
+    return tonumber(text), text
   end
   return nil
+end
+local function mark(key, value)
+  if string.find(value, '^%d+:') then
+    redis.call('SET', key, 'w' .. value, 'KEEPTTL')
+  end
 end
 local function first_ticket(key)
   local queue = key .. ':q'
@@ -72,12 +82,16 @@ local function grant_ticket(key, id, ticket)
   redis.call('DEL', key .. ':t:' .. id)
   local sep = string.find(ticket, ':', 1, true)
   local token, ttl = string.sub(ticket, 1, sep - 1), string.sub(ticket, sep + 1)
-  local fence = string.format('%.0f', now())
-  redis.call('SET', key, fence .. ':' .. token, 'PX', ttl)
+  local _, fence = now()
+  redis.call('SET', key, 'w' .. fence .. ':' .. token, 'PX', ttl)
   redis.call('PUBLISH', grant_prefix .. id, fence .. ':' .. token .. ':' .. ttl .. ':' .. key)
   return tonumber(ttl)
 end
-local function hand_over(key, fence)
+local function hand_over(key, value, fence)
+  if string.byte(value, 1) ~= 119 then
+    redis.call('DEL', key)
+    return
+  end
   local id, ticket = first_ticket(key)
   if id then
     grant_ticket(key, id, ticket)

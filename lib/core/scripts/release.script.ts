@@ -10,9 +10,10 @@ import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
  *
  * Every key that token holds is released, whatever the others say: giving a
  * lock up is always safe, and a key held by another owner is never touched.
- * A released key goes straight to the first live ticket of its queue (a new
- * lease and fence, published to that ticket's client); with nobody queued
- * it is deleted and its fence published on `<key>:released`. Run twice (a
+ * A released key that someone waited for (marked) goes straight to the
+ * first live ticket of its queue (a new lease and fence, published to that
+ * ticket's client); with nobody queued it is deleted and its fence
+ * published on `<key>:released`. An unmarked key is just deleted. Run twice (a
  * resent command), the second run finds nothing to release and answers 0; it
  * cannot release anyone else's lock.
  */
@@ -27,9 +28,10 @@ for r = 1, tonumber(ARGV[3]) do
   for i = first, first + count - 1 do
     local key = KEYS[i]
     local value = redis.call('GET', key)
-    local fence = value and fence_of(value, token)
+    local fence, fence_text = nil, nil
+    if value then fence, fence_text = fence_of(value, token) end
     if fence then
-      hand_over(key, string.format('%.0f', fence))
+      hand_over(key, value, fence_text)
     elseif value then
       result = -1
     elseif result == 1 then

@@ -14,6 +14,8 @@ interface Entry {
   readonly token: string;
   /** `performance.now()` at which the lease ends. */
   expiresAt: number;
+  /** Someone was refused while it was held: its release serves the waiters. */
+  marked?: boolean;
 }
 
 interface Ticket {
@@ -57,11 +59,13 @@ export class MemoryLockStore implements QueueingLockStore {
     for (const key of keys) {
       const entry = this.live(key, now);
       if (entry) {
-        if (entry.token !== token)
+        if (entry.token !== token) {
           retryAfterMs = Math.max(
             retryAfterMs,
             Math.ceil(entry.expiresAt - now),
           );
+          entry.marked = true;
+        }
         continue;
       }
       const ticket = this.firstTicket(key, now);
@@ -112,7 +116,7 @@ export class MemoryLockStore implements QueueingLockStore {
     for (const key of keys) {
       const entry = this.live(key, now);
       if (entry?.token === token) {
-        this.handOver(key, entry.fence, now);
+        this.handOver(key, entry, now);
       } else if (entry) {
         outcome = 'not-owner';
       } else if (outcome === 'ok') {
@@ -128,7 +132,7 @@ export class MemoryLockStore implements QueueingLockStore {
     const index = queue?.findIndex((ticket) => ticket.token === token) ?? -1;
     if (index >= 0) queue!.splice(index, 1);
     const entry = this.live(key, now);
-    if (entry?.token === token) this.handOver(key, entry.fence, now);
+    if (entry?.token === token) this.handOver(key, entry, now);
   }
 
   async onGrant(listener: GrantListener): Promise<() => void> {
@@ -173,8 +177,16 @@ export class MemoryLockStore implements QueueingLockStore {
     this.entries.delete(key);
   }
 
-  /** Gives a released key to the first live ticket, or frees it and says so. */
-  private handOver(key: string, fence: number, now: number): void {
+  /**
+   * Frees a released key. If someone waited for it (marked), gives it to the
+   * first live ticket, or says so to the notice listeners.
+   */
+  private handOver(key: string, entry: Entry, now: number): void {
+    if (!entry.marked) {
+      this.entries.delete(key);
+      return;
+    }
+    const fence = entry.fence;
     if (this.firstTicket(key, now)) {
       this.grantTicket(key, now);
       return;
@@ -197,6 +209,7 @@ export class MemoryLockStore implements QueueingLockStore {
       fence,
       token: ticket.token,
       expiresAt: now + ticket.ttl,
+      marked: true,
     });
     const grant: GrantNotice = {
       key,

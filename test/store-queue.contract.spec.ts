@@ -1,0 +1,195 @@
+/**
+ * The wait-queue contract of the queueing stores (Redis and memory): a
+ * release hands the lock to the first place in line, places are served in
+ * order, a free key goes to the line before any newcomer, and a place can be
+ * left (handing on a grant that raced with leaving).
+ */
+import {
+  MemoryLockStore,
+  RedisLockStore,
+  type GrantNotice,
+  type QueueingLockStore,
+} from '../lib/index.js';
+import { sleep } from './support/redis-harness.js';
+import { useRedis } from './support/redis-fixture.js';
+
+const redis = useRedis();
+
+interface QueueBackend {
+  name: string;
+  /** A store for another process: its own place in each line. */
+  client(): QueueingLockStore;
+}
+
+let memory: MemoryLockStore | undefined;
+const opened: QueueingLockStore[] = [];
+const backends: QueueBackend[] = [
+  {
+    name: 'RedisLockStore',
+    client: () => new RedisLockStore({ url: redis.server.url }),
+  },
+  {
+    // NOTE: one memory store is one process; its places are per ticket token.
+    name: 'MemoryLockStore',
+    client: () => (memory ??= new MemoryLockStore()),
+  },
+];
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+  memory = undefined;
+});
+
+describe.each(backends)('$name queue', (backend) => {
+  let n = 0;
+  const key = () => `queue:{k${++n}-${Math.random().toString(36).slice(2)}}`;
+
+  /** A store and the grants it receives. */
+  async function client() {
+    const store = backend.client();
+    if (!opened.includes(store)) opened.push(store);
+    const grants: GrantNotice[] = [];
+    await store.onGrant((grant) => grants.push(grant));
+    const next = async (count: number) => {
+      const deadline = Date.now() + 2000;
+      while (grants.length < count && Date.now() < deadline) await sleep(2);
+      return grants.slice(0, count);
+    };
+    const grantOf = async (token: string) => {
+      const deadline = Date.now() + 2000;
+      while (!grants.some((g) => g.token === token) && Date.now() < deadline)
+        await sleep(2);
+      return grants.find((g) => g.token === token);
+    };
+    return { store, grants, next, grantOf };
+  }
+
+  it('hands a released lock to the queued ticket, with a new fence and the ticket ttl', async () => {
+    const k = key();
+    const a = await client();
+    const b = await client();
+    const held = await a.store.acquire([k], 'holder', 5000);
+    const refused = await b.store.acquire([k], 'ticketB', 2500, {
+      queue: true,
+    });
+    expect(refused).toMatchObject({ acquired: false });
+    expect(await a.store.release([k], 'holder')).toBe('ok');
+    const [grant] = await b.next(1);
+    expect(grant).toMatchObject({ key: k, token: 'ticketB', ttl: 2500 });
+    expect(grant.fence).toBeGreaterThan(held.acquired ? held.fences[0] : 0);
+    // the ticket holds the lock now: nobody else gets it, its owner can release it
+    expect((await a.store.acquire([k], 'newcomer', 5000)).acquired).toBe(false);
+    expect(await b.store.release([k], 'ticketB')).toBe('ok');
+    expect((await a.store.acquire([k], 'newcomer', 5000)).acquired).toBe(true);
+  });
+
+  it('serves places first come first served', async () => {
+    const k = key();
+    const holder = await client();
+    const [first, second] = [await client(), await client()];
+    await holder.store.acquire([k], 'holder', 5000);
+    await first.store.acquire([k], 'first', 5000, { queue: true });
+    await second.store.acquire([k], 'second', 5000, { queue: true });
+    await holder.store.release([k], 'holder');
+    expect((await first.next(1)).map((g) => g.token)).toEqual(['first']);
+    expect(second.grants.filter((g) => g.token === 'second')).toEqual([]);
+    await first.store.release([k], 'first');
+    expect(await second.grantOf('second')).toMatchObject({ token: 'second' });
+  });
+
+  it('gives a key whose lease ran out to the line, not to a newcomer', async () => {
+    const k = key();
+    const a = await client();
+    const b = await client();
+    await a.store.acquire([k], 'holder', 100);
+    await b.store.acquire([k], 'queued', 5000, { queue: true });
+    await sleep(150); // the holder's lease ran out; nobody released
+    const newcomer = await a.store.acquire([k], 'newcomer', 5000);
+    expect(newcomer).toMatchObject({ acquired: false });
+    expect((await b.next(1)).map((g) => g.token)).toEqual(['queued']);
+  });
+
+  it('lets a queued request take its own turn when the key is free', async () => {
+    const k = key();
+    const a = await client();
+    const b = await client();
+    await a.store.acquire([k], 'holder', 100);
+    await b.store.acquire([k], 'queued', 5000, { queue: true });
+    await sleep(150);
+    const again = await b.store.acquire([k], 'queued', 5000, { queue: true });
+    expect(again.acquired).toBe(true);
+    expect(b.grants).toEqual([]);
+  });
+
+  it('takes a place out of line, and hands on a grant that raced with leaving', async () => {
+    const k = key();
+    const a = await client();
+    const b = await client();
+    await a.store.acquire([k], 'holder', 5000);
+    await b.store.acquire([k], 'left', 5000, { queue: true });
+    await b.store.leaveQueue(k, 'left');
+    await a.store.release([k], 'holder');
+    await sleep(50);
+    expect(b.grants).toEqual([]);
+    expect((await a.store.acquire([k], 'free', 5000)).acquired).toBe(true);
+    // granted just before leaving: leaving gives the lock up
+    await b.store.acquire([k], 'late', 5000, { queue: true });
+    await a.store.release([k], 'free');
+    await b.next(1);
+    await b.store.leaveQueue(k, 'late');
+    expect((await a.store.acquire([k], 'after', 5000)).acquired).toBe(true);
+  });
+
+  it('does not queue a request that does not ask to', async () => {
+    const k = key();
+    const a = await client();
+    const b = await client();
+    await a.store.acquire([k], 'holder', 5000);
+    await b.store.acquire([k], 'try', 5000);
+    await a.store.release([k], 'holder');
+    await sleep(50);
+    expect(b.grants).toEqual([]);
+    expect((await b.store.acquire([k], 'try', 5000)).acquired).toBe(true);
+  });
+});
+
+describe('RedisLockStore queue specifics', () => {
+  it('skips the place of a process whose ticket ran out (a dead process)', async () => {
+    const k = 'queue:{dead}';
+    const stores = [0, 1, 2].map(
+      () => new RedisLockStore({ url: redis.server.url }),
+    );
+    opened.push(...stores);
+    const [holder, dead, alive] = stores;
+    const grants: string[] = [];
+    await alive.onGrant((grant) => grants.push(grant.token));
+    await holder.acquire([k], 'holder', 5000);
+    await dead.acquire([k], 'dead', 5000, { queue: true });
+    await alive.acquire([k], 'alive', 5000, { queue: true });
+    // the first process stops renewing its ticket: as if it ran out
+    const tickets = await redis.admin.keys(`${k}:t:*`);
+    expect(tickets).toHaveLength(2);
+    const [first] = await redis.admin.lrange(`${k}:q`, 0, 0);
+    await redis.admin.del(`${k}:t:${first}`);
+    await holder.release([k], 'holder');
+    const deadline = Date.now() + 2000;
+    while (grants.length === 0 && Date.now() < deadline) await sleep(2);
+    expect(grants).toEqual(['alive']);
+    expect(await redis.admin.get(k)).toMatch(/:alive$/);
+  });
+
+  it('leaves nothing behind once the line is empty', async () => {
+    const k = 'queue:{clean}';
+    const [a, b] = [0, 1].map(
+      () => new RedisLockStore({ url: redis.server.url }),
+    );
+    opened.push(a, b);
+    await b.onGrant(() => {});
+    await a.acquire([k], 'holder', 5000);
+    await b.acquire([k], 'queued', 5000, { queue: true });
+    await a.release([k], 'holder');
+    await sleep(50);
+    await b.release([k], 'queued');
+    expect(await redis.admin.keys('queue:{clean}*')).toEqual([]);
+  });
+});
