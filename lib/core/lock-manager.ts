@@ -114,6 +114,11 @@ export class LockManager {
     object,
     ResolvedLockOptions
   >();
+  private lastResolved?: {
+    readonly source: LockOptions;
+    readonly renew: boolean;
+    readonly resolved: ResolvedLockOptions;
+  };
   /** Fast-path attempts under way in this process, per single store key. */
   private readonly inFlight = new Map<string, number>();
   private readonly waiting = new Set<LockWaiter>();
@@ -274,12 +279,21 @@ export class LockManager {
     const cache = renew ? this.resolvedRenewing : this.resolved;
     const source = options ?? this.defaults;
     let resolved = cache.get(source);
-    if (!resolved) {
-      resolved = resolveOptions(this.defaults, source, 'options');
-      if (renew) resolved.autoRenew = true;
-      if (source === this.defaults || Object.isFrozen(source))
-        cache.set(source, resolved);
-    }
+    if (resolved) return resolved;
+    // NOTE: callers often pass a fresh object with the same values on every
+    // call: the last such resolution is reused when every field matches.
+    const last = this.lastResolved;
+    if (last && last.renew === renew && sameOptions(last.source, source))
+      return last.resolved;
+    resolved = resolveOptions(this.defaults, source, 'options');
+    if (renew) resolved.autoRenew = true;
+    if (!options || Object.isFrozen(options)) cache.set(source, resolved);
+    else
+      this.lastResolved = {
+        source: { ...options, retry: options.retry && { ...options.retry } },
+        renew,
+        resolved,
+      };
     return resolved;
   }
 
@@ -744,6 +758,18 @@ function isQueueingStore(store: LockStore): store is QueueingLockStore {
   return (
     typeof candidate.onGrant === 'function' &&
     typeof candidate.leaveQueue === 'function'
+  );
+}
+
+function sameOptions(a: LockOptions, b: LockOptions): boolean {
+  return (
+    a.ttl === b.ttl &&
+    a.waitTimeout === b.waitTimeout &&
+    a.maxHold === b.maxHold &&
+    a.autoRenew === b.autoRenew &&
+    a.signal === b.signal &&
+    a.retry?.baseDelay === b.retry?.baseDelay &&
+    a.retry?.maxDelay === b.retry?.maxDelay
   );
 }
 
