@@ -26,10 +26,14 @@ import { TICKET_REFRESH_MS } from './stores/queue-timing.js';
 /** One key or several keys taken together (all or nothing). */
 export type LockKeys = string | readonly string[];
 
-/** The locks that the current async call chain holds. */
+/**
+ * The locks that the current async call chain holds through `using`: the
+ * innermost one and the chain's outer ones. NOTE: a linked chain rather than
+ * a map per call: nesting is shallow, and `using` stays allocation-light.
+ */
 interface LockContext {
-  readonly locks: ReadonlyMap<string, Lock>;
   readonly current: Lock;
+  readonly outer?: LockContext;
 }
 
 /** A lock request, normalized once. */
@@ -210,11 +214,10 @@ export class LockManager {
     );
     if (held) return fn(held);
     const lock = await this.take(request);
-    const locks = new Map(this.context.getStore()?.locks);
-    for (const key of lock.keys) locks.set(key, lock);
+    const context = { current: lock, outer: this.context.getStore() };
     let result: T;
     try {
-      result = await this.context.run({ locks, current: lock }, () => fn(lock));
+      result = await this.context.run(context, () => fn(lock));
     } catch (error) {
       await lock.release().catch(noop);
       throw error;
@@ -235,7 +238,7 @@ export class LockManager {
    */
   current(key?: string): Lock | undefined {
     const context = this.context.getStore();
-    return key === undefined ? context?.current : context?.locks.get(key);
+    return key === undefined ? context?.current : holderOf(context, key);
   }
 
   /**
@@ -309,10 +312,10 @@ export class LockManager {
     const context = this.context.getStore();
     if (!context) return { request };
     const missing = request.keys.flatMap((key, index) =>
-      context.locks.get(key)?.isHeld ? [] : [index],
+      holderOf(context, key)?.isHeld ? [] : [index],
     );
     if (missing.length === 0) {
-      const held = context.locks.get(request.keys[0])!.reentrantView();
+      const held = holderOf(context, request.keys[0])!.reentrantView();
       return { held, request };
     }
     if (missing.length === request.keys.length) return { request };
@@ -759,6 +762,16 @@ function isQueueingStore(store: LockStore): store is QueueingLockStore {
     typeof candidate.onGrant === 'function' &&
     typeof candidate.leaveQueue === 'function'
   );
+}
+
+/** The innermost lock of the chain that holds `key`. */
+function holderOf(
+  context: LockContext | undefined,
+  key: string,
+): Lock | undefined {
+  for (let at = context; at; at = at.outer)
+    if (at.current.keys.includes(key)) return at.current;
+  return undefined;
 }
 
 function sameOptions(a: LockOptions, b: LockOptions): boolean {
