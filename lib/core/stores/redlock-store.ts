@@ -87,6 +87,8 @@ export class RedlockStore implements LockStore {
   readonly stores: readonly LockStore[];
   /** How many masters must agree: a majority. */
   readonly quorum: number;
+  /** Acquires that have a quorum and give the other masters a short grace. */
+  private readonly stragglers = new StragglerWatch();
   private readonly owned: readonly LockStore[];
   private readonly driftFactor: number;
   private closed = false;
@@ -144,7 +146,15 @@ export class RedlockStore implements LockStore {
   ): Promise<AcquireResult> {
     if (this.closed) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
-      const round = new AcquireRound(this, keys, token, ttlMs, resolve, reject);
+      const round = new AcquireRound(
+        this,
+        this.stragglers,
+        keys,
+        token,
+        ttlMs,
+        resolve,
+        reject,
+      );
       // NOTE: queue requests are not passed on: a queue on each master would
       // hand the key to different tickets on different masters.
       for (const store of this.stores)
@@ -216,6 +226,7 @@ export class RedlockStore implements LockStore {
   /** Closes the stores it created for URLs and clients; stores and clients you passed stay open. */
   async close(): Promise<void> {
     this.closed = true;
+    this.stragglers.finishAll();
     await Promise.all(this.owned.map((store) => store.close()));
   }
 
@@ -243,12 +254,13 @@ class AcquireRound {
   private error: unknown;
   private fences?: number[];
   private serverTime?: number;
-  private timer?: NodeJS.Timeout;
+  private waiting = false;
   private done = false;
   private readonly startedAt = performance.now();
 
   constructor(
     private readonly owner: RedlockStore,
+    private readonly stragglers: StragglerWatch,
     private readonly keys: readonly string[],
     private readonly token: string,
     private readonly ttl: number,
@@ -295,7 +307,8 @@ class AcquireRound {
     const { quorum } = this.owner;
     if (this.pending === 0) return this.finish();
     if (this.grants >= quorum) {
-      this.timer ??= setTimeout(this.finish, STRAGGLER_GRACE_MS);
+      if (!this.waiting) this.stragglers.add(this);
+      this.waiting = true;
       return;
     }
     if (this.grants + this.pending >= quorum) return;
@@ -305,10 +318,11 @@ class AcquireRound {
     if (answered >= quorum || answered + this.pending < quorum) this.finish();
   }
 
-  private readonly finish = (): void => {
+  /** Answers with what the masters said so far. @internal */
+  finish(): void {
     if (this.done) return;
     this.done = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.waiting) this.stragglers.delete(this);
     const { owner, ttl } = this;
     const elapsed = performance.now() - this.startedAt;
     if (this.grants >= owner.quorum && elapsed < ttl - owner.drift(ttl)) {
@@ -332,7 +346,7 @@ class AcquireRound {
       ...(this.serverTime !== undefined && { serverTime: this.serverTime }),
     };
     this.resolve(refusal);
-  };
+  }
 
   /**
    * When a quorum may be free: the masters that did not refuse count as free
@@ -349,6 +363,47 @@ class AcquireRound {
     const end = ends[needed - 1];
     return end === Infinity ? -1 : end;
   }
+}
+
+/**
+ * The acquires that have a quorum and still wait for other masters, each
+ * finished {@link STRAGGLER_GRACE_MS} after it joined unless its last master
+ * answers first. NOTE: one timer for all of them, not one per acquire: on a
+ * healthy set of masters nearly every acquire waits a few microseconds for
+ * its last answer.
+ */
+class StragglerWatch {
+  private readonly rounds = new Map<AcquireRound, number>();
+  private timer?: NodeJS.Timeout;
+
+  add(round: AcquireRound): void {
+    this.rounds.set(round, performance.now() + STRAGGLER_GRACE_MS);
+    this.timer ??= setTimeout(this.sweep, STRAGGLER_GRACE_MS);
+  }
+
+  delete(round: AcquireRound): void {
+    this.rounds.delete(round);
+  }
+
+  /** Finishes every waiting acquire now (the store is closing). */
+  finishAll(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const round of [...this.rounds.keys()]) round.finish();
+  }
+
+  /** Finishes the acquires whose grace ran out; they joined in deadline order. */
+  private readonly sweep = (): void => {
+    this.timer = undefined;
+    const now = performance.now();
+    for (const [round, deadline] of this.rounds) {
+      if (deadline > now) {
+        this.timer = setTimeout(this.sweep, deadline - now);
+        return;
+      }
+      round.finish();
+    }
+  };
 }
 
 /** The state of one extend or release across the masters. */
