@@ -18,7 +18,8 @@ import { Redis } from 'ioredis';
 
 /** Contender names, in table order, with a short description each. */
 export const CONTENDERS = {
-  project: 'this project (LockManager + RedisLockStore, defaults)',
+  project:
+    'this project (LockManager + RedisLockStore, defaults; RedlockStore on three masters)',
   floor: 'raw ioredis: SET NX PX + compare-and-delete EVALSHA',
   'floor-ap': 'raw floor with enableAutoPipelining',
   redlock: 'redlock 5.0.0-beta.2',
@@ -105,10 +106,13 @@ export async function createContender(name, { urls, tuned = false }) {
 
   switch (name) {
     case 'project': {
-      if (quorum) return null; // NOTE: no quorum store yet.
-      const { LockManager, RedisLockStore } = await import('./library.mjs');
-      const store = new RedisLockStore({ url: urls[0] });
-      counted(store.client, counter);
+      const { LockManager, RedisLockStore, RedlockStore } =
+        await import('./library.mjs');
+      const store = quorum
+        ? new RedlockStore({ masters: urls })
+        : new RedisLockStore({ url: urls[0] });
+      for (const master of quorum ? store.stores : [store])
+        counted(master.client, counter);
       const locks = new LockManager({ store, prefix: 'bench:' });
       return {
         ...base,
