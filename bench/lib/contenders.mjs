@@ -34,8 +34,8 @@ export const FLOORS = new Set(['floor', 'floor-ap']);
 /** What each contender does while waiting, at its defaults and tuned. */
 export const RETRY_SETTINGS = {
   project: {
-    default: 'release notices + backoff 50 ms..1 s',
-    tuned: 'same (no fixed retry delay)',
+    default: 'fair queue in Redis: a release grants the next process in line',
+    tuned: 'same (no retry delay to tune)',
   },
   redlock: {
     default: '200 ms ± 100 ms, 10 retries',

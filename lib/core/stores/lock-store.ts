@@ -111,10 +111,12 @@ export type ReleaseListener = (key: string, noticeId: string) => void;
 
 /**
  * The answer to an acquire. On success, one fencing token per key (same
- * order); a store that needs more time than the lease allows (a quorum) may
- * report a shorter `validityMs`. On contention, how long until the longest
- * competing lease ends (-1 when unknown: a key without expiry), and the
- * store's clock in microseconds (the fence clock) when it decided.
+ * order), and optionally `validityMs`: a lease shorter than the ttl asked
+ * for. The engine counts validity from when it sent the acquire (minus its
+ * drift allowance), so a store must not subtract the time the acquire took
+ * (a quorum store reports nothing). On contention, how long until the
+ * longest competing lease ends (-1 when unknown: a key without expiry), and
+ * the store's clock in microseconds (the fence clock) when it decided.
  */
 export type AcquireResult =
   | {
