@@ -355,7 +355,7 @@ export class LockManager {
     let result: AcquireResult;
     try {
       if (queue && !this.grantsLive) await this.listenForGrants();
-      result = await this.attempt(request, token, { queue });
+      result = await this.attempt(request, token, queue);
     } catch (error) {
       throw this.closed ? closedError() : error;
     } finally {
@@ -409,7 +409,8 @@ export class LockManager {
   private async attempt(
     request: LockRequest,
     token: string,
-    { queue = false, waiter }: { queue?: boolean; waiter?: LockWaiter } = {},
+    queue: boolean,
+    waiter?: LockWaiter,
   ): Promise<AcquireResult> {
     const pending = this.store.acquire(
       request.storeKeys,
@@ -533,10 +534,7 @@ export class LockManager {
           : undefined;
         const token = ticket?.token ?? createLockToken();
         const startedAt = performance.now();
-        const result = await this.attempt(request, token, {
-          queue: queued,
-          waiter,
-        });
+        const result = await this.attempt(request, token, queued, waiter);
         if (result.acquired) {
           if (ticket && single?.ticket === ticket) single!.ticket = undefined;
           granted = true;

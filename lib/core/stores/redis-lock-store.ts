@@ -46,13 +46,17 @@ const MAX_BATCH = 128;
 const UNAVAILABLE_REPLIES =
   /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY|NOREPLICAS)\b/;
 
+/** A request waiting for its tick's script call. */
 interface Pending<T> {
   readonly keys: readonly string[];
   readonly token: string;
-  readonly ttl: number;
-  readonly queue: boolean;
   resolve(value: T): void;
   reject(error: unknown): void;
+}
+
+interface PendingAcquire extends Pending<AcquireResult> {
+  readonly ttl: number;
+  readonly queue: boolean;
 }
 
 /**
@@ -79,11 +83,13 @@ export class RedisLockStore implements QueueingLockStore {
   /** ioredis prefixes KEYS but not channels: channels add it themselves. */
   private readonly channelPrefix: string;
   private readonly grantChannel: string;
+  /** What the scripts prepend to a client id to publish a grant to it. */
+  private readonly grantPrefix: string;
   /** Set when the client has no `commandTimeout` of its own: the store bounds each call. */
   private readonly timeoutMs?: number;
   /** A Cluster routes by key: requests on different slots cannot share a call. */
   private readonly batches: boolean;
-  private acquires: Pending<AcquireResult>[] = [];
+  private acquires: PendingAcquire[] = [];
   private releases: Pending<LockOutcome>[] = [];
   private flushing = false;
 
@@ -101,7 +107,8 @@ export class RedisLockStore implements QueueingLockStore {
     }
     this.channelPrefix =
       (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
-    this.grantChannel = this.channelPrefix + GRANT_CHANNEL + this.clientId;
+    this.grantPrefix = this.channelPrefix + GRANT_CHANNEL;
+    this.grantChannel = this.grantPrefix + this.clientId;
     this.batches = !isCluster(this.client);
     // NOTE: a client we created reports failures through rejected commands;
     // without a listener ioredis would print every reconnect error.
@@ -142,14 +149,7 @@ export class RedisLockStore implements QueueingLockStore {
 
   release(keys: readonly string[], token: string): Promise<LockOutcome> {
     return new Promise((resolve, reject) => {
-      this.releases.push({
-        keys,
-        token,
-        ttl: 0,
-        queue: false,
-        resolve,
-        reject,
-      });
+      this.releases.push({ keys, token, resolve, reject });
       this.scheduleFlush();
     });
   }
@@ -158,7 +158,7 @@ export class RedisLockStore implements QueueingLockStore {
     await this.run(
       DEQUEUE_SCRIPT,
       [key],
-      [this.clientId, this.grantPrefix(), token],
+      [this.clientId, this.grantPrefix, token],
     );
   }
 
@@ -248,11 +248,6 @@ export class RedisLockStore implements QueueingLockStore {
     return this.channelPrefix + key + RELEASED_SUFFIX;
   }
 
-  /** What the scripts prepend to a client id to publish a grant to it. */
-  private grantPrefix(): string {
-    return this.channelPrefix + GRANT_CHANNEL;
-  }
-
   private ensureSubscriber(): Redis | Cluster {
     let subscriber = this.subscriber;
     if (!subscriber) {
@@ -309,75 +304,43 @@ export class RedisLockStore implements QueueingLockStore {
     this.acquires = [];
     this.releases = [];
     const size = this.batches ? MAX_BATCH : 1;
-    for (let i = 0; i < releases.length; i += size)
-      this.sendReleases(releases.slice(i, i + size));
-    for (let i = 0; i < acquires.length; i += size)
-      this.sendAcquires(acquires.slice(i, i + size));
-  }
-
-  private sendAcquires(batch: Pending<AcquireResult>[]): void {
-    const keys: string[] = [];
-    const args: (string | number)[] = [
-      this.clientId,
-      this.grantPrefix(),
-      TICKET_TTL_MS,
-      batch.length,
-    ];
-    for (const request of batch) {
-      for (const key of request.keys) keys.push(key);
-      args.push(
-        request.keys.length,
-        request.token,
-        request.ttl,
-        request.queue ? 1 : 0,
+    for (const batch of chunks(releases, size))
+      this.send(RELEASE_SCRIPT, batch, [], releaseArgs, decodeReleases);
+    for (const batch of chunks(acquires, size))
+      this.send(
+        ACQUIRE_SCRIPT,
+        batch,
+        [TICKET_TTL_MS],
+        acquireArgs,
+        decodeAcquires,
       );
-    }
-    this.run(ACQUIRE_SCRIPT, keys, args).then(
-      (reply) => {
-        const values = reply as number[];
-        let at = 0;
-        for (const request of batch) {
-          if (values[at] === 1) {
-            const count = request.keys.length;
-            request.resolve({
-              acquired: true,
-              fences: values.slice(at + 1, at + 1 + count),
-            });
-            at += 1 + count;
-          } else {
-            request.resolve({
-              acquired: false,
-              retryAfterMs: values[at + 1],
-              serverTime: values[at + 2],
-            });
-            at += 3;
-          }
-        }
-      },
-      (error: unknown) => {
-        for (const request of batch) request.reject(error);
-      },
-    );
   }
 
-  private sendReleases(batch: Pending<LockOutcome>[]): void {
+  /**
+   * One script call for a batch: the keys of every request in order, then
+   * `[client, grantPrefix, ...header, n]` and each request's own arguments;
+   * `decode` hands each request its answer.
+   */
+  private send<P extends Pending<T>, T>(
+    script: LuaScript,
+    batch: readonly P[],
+    header: readonly (string | number)[],
+    argsOf: (request: P, args: (string | number)[]) => void,
+    decode: (batch: readonly P[], reply: unknown) => void,
+  ): void {
     const keys: string[] = [];
     const args: (string | number)[] = [
       this.clientId,
-      this.grantPrefix(),
+      this.grantPrefix,
+      ...header,
       batch.length,
     ];
     for (const request of batch) {
       for (const key of request.keys) keys.push(key);
-      args.push(request.keys.length, request.token);
+      argsOf(request, args);
     }
-    this.run(RELEASE_SCRIPT, keys, args).then(
-      (reply) => {
-        const codes = reply as number[];
-        batch.forEach((request, index) =>
-          request.resolve(toLockOutcome(codes[index])),
-        );
-      },
+    this.run(script, keys, args).then(
+      (reply) => decode(batch, reply),
       (error: unknown) => {
         for (const request of batch) request.reject(error);
       },
@@ -467,6 +430,68 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
     );
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+function acquireArgs(request: PendingAcquire, args: (string | number)[]): void {
+  args.push(
+    request.keys.length,
+    request.token,
+    request.ttl,
+    request.queue ? 1 : 0,
+  );
+}
+
+/** Per request: `1, fence...` (granted) or `0, retryAfterMs, serverUs`. */
+function decodeAcquires(
+  batch: readonly PendingAcquire[],
+  reply: unknown,
+): void {
+  const values = reply as number[];
+  let at = 0;
+  for (const request of batch) {
+    if (values[at] === 1) {
+      const count = request.keys.length;
+      request.resolve({
+        acquired: true,
+        fences: values.slice(at + 1, at + 1 + count),
+      });
+      at += 1 + count;
+    } else {
+      request.resolve({
+        acquired: false,
+        retryAfterMs: values[at + 1],
+        serverTime: values[at + 2],
+      });
+      at += 3;
+    }
+  }
+}
+
+function releaseArgs(
+  request: Pending<LockOutcome>,
+  args: (string | number)[],
+): void {
+  args.push(request.keys.length, request.token);
+}
+
+/** One outcome code per request. */
+function decodeReleases(
+  batch: readonly Pending<LockOutcome>[],
+  reply: unknown,
+): void {
+  const codes = reply as number[];
+  batch.forEach((request, index) =>
+    request.resolve(toLockOutcome(codes[index])),
+  );
+}
+
+/** `items` in runs of at most `size` (the array itself when it fits). */
+function chunks<T>(items: T[], size: number): T[][] {
+  if (items.length <= size) return items.length ? [items] : [];
+  const runs: T[][] = [];
+  for (let i = 0; i < items.length; i += size)
+    runs.push(items.slice(i, i + size));
+  return runs;
 }
 
 function isCluster(client: Redis | Cluster): boolean {
