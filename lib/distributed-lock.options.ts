@@ -107,6 +107,14 @@ export interface DistributedLockModuleOptions {
    * @default true
    */
   mapErrors?: boolean;
+  /**
+   * How many times in a row a release passes a busy lock straight to a
+   * waiter in the same process before it goes through the line in Redis,
+   * where other instances wait (see `LockManagerOptions.localHandoffs`).
+   * 0: strict turns between instances.
+   * @default 4
+   */
+  localHandoffs?: number;
   /** Defaults for every `@DistributedLock` option. */
   defaults?: DistributedLockOptions;
 }
@@ -182,6 +190,15 @@ export function resolveModuleOptions(
   assertNumber(resolved.operationTimeout, 'operationTimeout', 1, failModule);
   if (typeof resolved.mapErrors !== 'boolean')
     failModule('mapErrors', 'must be a boolean', resolved.mapErrors);
+  if (
+    resolved.localHandoffs !== undefined &&
+    !(Number.isInteger(resolved.localHandoffs) && resolved.localHandoffs >= 0)
+  )
+    failModule(
+      'localHandoffs',
+      'must be a whole number from 0',
+      resolved.localHandoffs,
+    );
   return resolved;
 }
 

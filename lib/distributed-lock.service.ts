@@ -73,6 +73,7 @@ export class DistributedLockService implements OnApplicationShutdown {
     this.manager = new LockManager({
       store: createStore(this.options),
       prefix: this.options.prefix,
+      localHandoffs: this.options.localHandoffs,
       defaults: { ttl, waitTimeout, maxHold },
     });
   }

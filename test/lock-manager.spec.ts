@@ -31,8 +31,9 @@ afterEach(async () => {
 function manager(
   store: LockStore = new RedisLockStore({ url: redis.server.url }),
   prefix = 'test:',
+  localHandoffs?: number,
 ): LockManager {
-  const created = new LockManager({ store, prefix });
+  const created = new LockManager({ store, prefix, localHandoffs });
   managers.push(created);
   return created;
 }
@@ -93,11 +94,20 @@ describe.each([
       (inner: RedisLockStore | MemoryLockStore) =>
         new CountingQueueingStore(inner),
     ],
+    [
+      'the store queue, no local handoffs',
+      (inner: RedisLockStore | MemoryLockStore) =>
+        new CountingQueueingStore(inner),
+    ],
   ])(
     'serves 20 waiters in one process in arrival order with a bounded store cost per grant (%s)',
     async (mode, wrap) => {
       const store = wrap(createStore());
-      const locks = manager(store);
+      const locks = manager(
+        store,
+        undefined,
+        mode.endsWith('no local handoffs') ? 0 : undefined,
+      );
       const key = uniqueKey();
       let inside = 0;
       let overlaps = 0;
@@ -129,9 +139,23 @@ describe.each([
       } else {
         // one attempt to take the process's place in line, one grant handed
         // over by each release; nobody polls and nobody subscribes per key
+        const queued = store as CountingQueueingStore;
         expect(store.calls.acquire).toBeLessThanOrEqual(2 * 20 + 3);
-        expect(store.calls.grants).toBeGreaterThanOrEqual(15);
         expect(store.calls.subscribe).toBe(0);
+        if (mode.endsWith('no local handoffs')) {
+          expect(queued.calls.handOff).toBe(0);
+          expect(queued.calls.grants).toBeGreaterThanOrEqual(15);
+        } else {
+          // a release passes the lock to the next local waiter 4 times in a
+          // row (the default), then goes through the line (a store grant)
+          expect(
+            queued.calls.handOff + queued.calls.grants,
+          ).toBeGreaterThanOrEqual(15);
+          expect(queued.calls.handOff).toBeGreaterThanOrEqual(12);
+          expect(queued.calls.handOff).toBeLessThanOrEqual(
+            4 * (queued.calls.grants + 1),
+          );
+        }
       }
     },
   );

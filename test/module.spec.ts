@@ -188,6 +188,10 @@ describe('startup validation', () => {
     ],
     [{ store: new MemoryLockStore(), prefix: '{x}' }, /option "prefix"/],
     [
+      { store: new MemoryLockStore(), localHandoffs: 1.5 },
+      /option "localHandoffs" must be a whole number/,
+    ],
+    [
       { store: new MemoryLockStore(), url: 'redis://127.0.0.1:1' },
       /cannot be combined with store/,
     ],

@@ -140,6 +140,60 @@ describe.each(backends)('$name queue', (backend) => {
     expect((await a.store.acquire([k], 'after', 5000)).acquired).toBe(true);
   });
 
+  it('hands a held lock to a new token in one step, with a larger fence and the given ttl', async () => {
+    const k = key();
+    const a = await client();
+    const held = await a.store.acquire([k], 'first', 5000);
+    const first = held.acquired ? held.fences[0] : Infinity;
+    const passed = await a.store.handOff(k, 'first', 'second', 300);
+    expect(passed).toMatchObject({ outcome: 'ok' });
+    const fence = passed.outcome === 'ok' ? passed.fence : 0;
+    expect(fence).toBeGreaterThan(first);
+    // resent after a lost answer: the same answer, nothing else changes
+    expect(await a.store.handOff(k, 'first', 'second', 300)).toEqual({
+      outcome: 'ok',
+      fence,
+    });
+    // the old token lost every right; the new one holds the key
+    expect(await a.store.release([k], 'first')).toBe('not-owner');
+    expect(await a.store.extend([k], 'first', 5000)).toBe('not-owner');
+    expect((await a.store.acquire([k], 'newcomer', 5000)).acquired).toBe(false);
+    // with the ttl it was given
+    await sleep(400);
+    expect((await a.store.acquire([k], 'newcomer', 5000)).acquired).toBe(true);
+  });
+
+  it('refuses to hand on a lease the token no longer holds', async () => {
+    const k = key();
+    const a = await client();
+    await a.store.acquire([k], 'gone', 50);
+    await sleep(100);
+    expect(await a.store.handOff(k, 'gone', 'next', 5000)).toEqual({
+      outcome: 'expired',
+    });
+    expect((await a.store.acquire([k], 'other', 5000)).acquired).toBe(true);
+    expect(await a.store.handOff(k, 'gone', 'next', 5000)).toEqual({
+      outcome: 'not-owner',
+    });
+    expect(await a.store.release([k], 'other')).toBe('ok');
+  });
+
+  it('keeps the line waiting through a handoff, then serves it on release', async () => {
+    const k = key();
+    const a = await client();
+    const b = await client();
+    await a.store.acquire([k], 'holder', 5000);
+    await b.store.acquire([k], 'queued', 5000, { queue: true });
+    expect(await a.store.handOff(k, 'holder', 'local', 5000)).toMatchObject({
+      outcome: 'ok',
+    });
+    await sleep(50);
+    expect(b.grants).toEqual([]);
+    // the line still waits: the handed-on lease's release serves it
+    expect(await a.store.release([k], 'local')).toBe('ok');
+    expect(await b.grantOf('queued')).toMatchObject({ key: k, ttl: 5000 });
+  });
+
   it('does not queue a request that does not ask to', async () => {
     const k = key();
     const a = await client();
@@ -190,6 +244,10 @@ describe('RedisLockStore queue specifics', () => {
     await a.release([k], 'holder');
     await sleep(50);
     await b.release([k], 'queued');
+    expect(await redis.admin.keys('queue:{clean}*')).toEqual([]);
+    await a.acquire([k], 'holder', 5000);
+    await a.handOff(k, 'holder', 'next', 5000);
+    await a.release([k], 'next');
     expect(await redis.admin.keys('queue:{clean}*')).toEqual([]);
   });
 });

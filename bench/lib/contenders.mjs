@@ -34,7 +34,8 @@ export const FLOORS = new Set(['floor', 'floor-ap']);
 /** What each contender does while waiting, at its defaults and tuned. */
 export const RETRY_SETTINGS = {
   project: {
-    default: 'fair queue in Redis: a release grants the next process in line',
+    default:
+      'fair queue in Redis: a release grants the next process in line, or passes the lock to a waiter in its own process (at most 4 times in a row)',
     tuned: 'same (no retry delay to tune)',
   },
   redlock: {

@@ -4,7 +4,7 @@
 // turns the grants they report into the figures of the tables.
 import { spawnScenario } from './child.mjs';
 import { commandStats } from './redis-server.mjs';
-import { max, percentile } from './stats.mjs';
+import { max, median, percentile } from './stats.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -112,4 +112,29 @@ function summarize(results, { seconds, commands, counted, workers }) {
     sameWorkerShare: grants.length > 1 ? sameWorker / (grants.length - 1) : NaN,
     gaveUp: results.reduce((sum, r) => sum + r.gaveUp, 0),
   };
+}
+
+/**
+ * Several rounds of one configuration as one row: the median of each figure
+ * (rates, percentiles, ratios), the sum of counts (grants, lost updates,
+ * overlaps), the largest wait. NOTE: on a shared machine one round can land
+ * in a slow spell; a median over rounds interleaved with the other rows
+ * keeps that from deciding a ratio.
+ */
+export function combineRounds(rounds) {
+  if (rounds.length === 1) return rounds[0];
+  const combined = { rounds: rounds.length };
+  for (const [field, value] of Object.entries(rounds[0]))
+    if (typeof value === 'number')
+      combined[field] = median(rounds.map((round) => round[field]));
+  for (const field of [
+    'grants',
+    'seconds',
+    'lostUpdates',
+    'overlaps',
+    'gaveUp',
+  ])
+    combined[field] = rounds.reduce((sum, round) => sum + round[field], 0);
+  combined.waitMax = max(rounds.map((round) => round.waitMax));
+  return combined;
 }

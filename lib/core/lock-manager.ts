@@ -18,6 +18,7 @@ import { LockWaiter } from './lock-waiter.js';
 import type {
   AcquireResult,
   GrantNotice,
+  LockOutcome,
   LockStore,
   QueueingLockStore,
 } from './stores/lock-store.js';
@@ -58,12 +59,13 @@ interface Ticket {
   serverTime?: number;
 }
 
-/** A grant that reached a waiter through the store's queue. */
+/** A grant that reached a waiter through the store's queue, or from a local holder. */
 interface QueuedGrant {
   readonly token: string;
   readonly fence: number;
   readonly ttl: number;
   readonly startedAt: number;
+  readonly local?: boolean;
 }
 
 /** The waiters of one store key in this process. */
@@ -77,6 +79,8 @@ interface KeyQueue {
   lastNotice: number;
   /** This process's place in the store's queue (queueing stores, single-key waits). */
   ticket?: Ticket;
+  /** Local handoffs since this process last got the key from the store. */
+  handoffs: number;
   subscription?: Promise<() => void>;
 }
 
@@ -91,7 +95,10 @@ interface KeyQueue {
  * whose first local waiter takes it. Waiters of a key in one process line up
  * first come first served behind one ticket. A waiter also retries when the
  * holder's lease would end (expiry hands the lock on only when someone asks)
- * and renews its place every second.
+ * and renews its place every second. A release with a local waiter for the
+ * key passes the lock straight to it (a new token and fence, in the release's
+ * own round trip), at most `localHandoffs` times in a row; then the release
+ * goes to the line.
  *
  * Multi-key waits, and stores without a queue (a quorum of masters), are
  * woken by release notices (one shared subscriber connection, multiplexed by
@@ -109,6 +116,7 @@ export class LockManager {
   private readonly keyspace: LockKeyspace;
   private readonly defaults: ResolvedLockOptions;
   private readonly driftFactor: number;
+  private readonly localHandoffs: number;
   private readonly context = new AsyncLocalStorage<LockContext>();
   private readonly queues = new Map<string, KeyQueue>();
   /** Held locks by token (a late grant notice must never touch one of them). */
@@ -145,6 +153,11 @@ export class LockManager {
       options.maxKeyLength ?? 256,
     );
     this.driftFactor = options.driftFactor ?? 0.01;
+    this.localHandoffs = options.localHandoffs ?? 4;
+    if (!Number.isInteger(this.localHandoffs) || this.localHandoffs < 0)
+      throw new LockError(
+        `localHandoffs must be a whole number from 0 (got ${String(options.localHandoffs)}).`,
+      );
     const { retry, ...builtIn } = DEFAULT_LOCK_OPTIONS;
     this.defaults = resolveOptions(
       { ...builtIn, ...retry },
@@ -155,7 +168,7 @@ export class LockManager {
       store: this.store,
       validity: (ttl, startedAt, reported) =>
         startedAt + (reported ?? ttl) - (ttl * this.driftFactor + 2),
-      released: (lock, freed) => this.onReleased(lock, freed),
+      release: (lock) => this.releaseLock(lock),
     };
     if (isQueueingStore(this.store)) this.queueing = this.store;
   }
@@ -477,6 +490,7 @@ export class LockManager {
     const { keys, storeKeys, options } = request;
     const waiter = new LockWaiter(
       keys,
+      options.ttl,
       options.waitTimeout,
       retryAfterMs,
       options.signal,
@@ -508,6 +522,10 @@ export class LockManager {
           Promise.all(queues.map((queue) => this.subscribe(queue))),
         );
       for (;;) {
+        if (waiter.granted) {
+          granted = true;
+          return this.grantQueued(request, waiter.granted);
+        }
         if (asked) {
           asked = false;
           await waiter.sleep(
@@ -521,10 +539,6 @@ export class LockManager {
         ) {
           await waiter.sleep(Infinity);
           continue;
-        }
-        if (waiter.granted) {
-          granted = true;
-          return this.grantQueued(request, waiter.granted);
         }
         const ticket = queued
           ? (single.ticket ??= {
@@ -596,17 +610,27 @@ export class LockManager {
   private onGrant(grant: GrantNotice): void {
     const queue = this.queues.get(grant.key);
     const ticket = queue?.ticket;
-    const head = queue?.waiters[0];
-    if (!ticket || ticket.token !== grant.token || !head || head.granted)
-      return;
-    queue.ticket = undefined;
-    head.granted = {
+    if (!ticket || ticket.token !== grant.token) return;
+    queue!.ticket = undefined;
+    this.give(queue!, {
       token: grant.token,
       fence: grant.fence,
       ttl: grant.ttl,
       startedAt: this.grantedAt(ticket, grant),
-    };
-    head.wake();
+    });
+  }
+
+  /**
+   * Hands a grant to the first local waiter of the key that has none yet;
+   * with nobody left to take it, releases it (which serves the line).
+   */
+  private give(queue: KeyQueue, grant: QueuedGrant): void {
+    const waiter = queue.waiters.find(
+      (candidate) => !candidate.granted && !candidate.cancelled,
+    );
+    if (!waiter) return this.releaseQuietly([queue.key], grant.token);
+    waiter.granted = grant;
+    waiter.wake();
   }
 
   /**
@@ -650,6 +674,7 @@ export class LockManager {
         waiters: [],
         others: new Set(),
         lastNotice: 0,
+        handoffs: 0,
       };
       this.queues.set(storeKey, queue);
     }
@@ -677,9 +702,15 @@ export class LockManager {
     if (index >= 0) queue.waiters.splice(index, 1);
     const head = index === 0 ? queue.waiters[0] : undefined;
     // NOTE: a queued head asks at once, to take this process's next place in
-    // line; a notice-driven head whose predecessor was just granted the lock
-    // sleeps until a notice or the new lease's end.
+    // line, unless a local handoff left that place in line (then it renews it
+    // on time); a notice-driven head whose predecessor was just granted the
+    // lock sleeps until a notice or the new lease's end.
+    const refusedAt = queue.ticket?.refusedAt;
     if (head && grantedTtl > 0 && !this.queueing) head.wakeIn(grantedTtl);
+    else if (head && waiter.granted?.local && refusedAt !== undefined)
+      head.wakeIn(
+        Math.max(0, refusedAt + TICKET_REFRESH_MS - performance.now()),
+      );
     else head?.wake();
     if (queue.waiters.length === 0 && queue.ticket)
       this.retireTicket(queue.key, queue.ticket.token);
@@ -707,6 +738,7 @@ export class LockManager {
     token: string,
     { fences, validityMs }: Extract<AcquireResult, { acquired: true }>,
     startedAt: number,
+    local = false,
   ): Lock {
     if (this.closed) {
       // NOTE: granted after close() released everything: give it back.
@@ -724,6 +756,10 @@ export class LockManager {
       validityMs,
     });
     this.held.set(token, lock);
+    if (!local && request.storeKeys.length === 1) {
+      const queue = this.queues.get(request.storeKeys[0]);
+      if (queue) queue.handoffs = 0;
+    }
     if (request.options.autoRenew) lock.startRenewal();
     return lock;
   }
@@ -738,7 +774,63 @@ export class LockManager {
       granted.token,
       { acquired: true, fences: [granted.fence], validityMs: granted.ttl },
       granted.startedAt,
+      granted.local,
     );
+  }
+
+  /**
+   * Releases `lock`, or, while this process has a waiter for its key and
+   * fewer than `localHandoffs` handoffs in a row, passes it to that waiter.
+   */
+  private async releaseLock(lock: Lock): Promise<LockOutcome> {
+    const queue =
+      this.queueing && lock.storeKeys.length === 1
+        ? this.queues.get(lock.storeKeys[0])
+        : undefined;
+    const next =
+      queue && queue.handoffs < this.localHandoffs
+        ? queue.waiters.find((waiter) => !waiter.granted && !waiter.cancelled)
+        : undefined;
+    if (!next) {
+      const outcome = await this.store.release(lock.storeKeys, lock.token);
+      this.onReleased(lock, outcome === 'ok');
+      return outcome;
+    }
+    const token = createLockToken();
+    const sentAt = performance.now();
+    let result;
+    try {
+      result = await this.queueing!.handOff(
+        queue!.key,
+        lock.token,
+        token,
+        next.ttl,
+      );
+    } catch (error) {
+      // NOTE: the handoff may have run without an answer: a release by the
+      // new token leaves no orphan lease (and hands the key on if it did).
+      this.releaseQuietly(lock.storeKeys, token);
+      throw error;
+    }
+    this.held.delete(lock.token);
+    if (result.outcome !== 'ok') return result.outcome;
+    // NOTE: the new lease started after the handoff was sent; the waiter may
+    // have given up meanwhile, in which case the next one takes it.
+    const current = this.queues.get(queue!.key);
+    if (current) current.handoffs++;
+    const grant = {
+      token,
+      fence: result.fence,
+      ttl: next.ttl,
+      startedAt: sentAt,
+      local: true,
+    };
+    if (!next.granted && !next.cancelled) {
+      next.granted = grant;
+      next.wake();
+    } else if (current) this.give(current, grant);
+    else this.releaseQuietly(lock.storeKeys, token);
+    return 'ok';
   }
 
   private onReleased(lock: Lock, freed: boolean): void {

@@ -19,6 +19,8 @@ export class LockWaiter {
     readonly fence: number;
     readonly ttl: number;
     readonly startedAt: number;
+    /** Passed on by a holder in this process rather than granted by the store's line. */
+    readonly local?: boolean;
   };
   /** Rejects when the wait is given up; race every await against it. */
   readonly cancellation: Promise<never>;
@@ -34,6 +36,8 @@ export class LockWaiter {
 
   constructor(
     readonly keys: readonly string[],
+    /** The lease the waiter asks for, in ms. */
+    readonly ttl: number,
     waitTimeout: number,
     retryAfterMs: number,
     private readonly signal?: AbortSignal,

@@ -10,8 +10,11 @@ import type { LockOutcome, LockStore } from './stores/lock-store.js';
 export interface LockRuntime {
   readonly store: LockStore;
   validity(ttl: number, startedAt: number, reported?: number): number;
-  /** Called once the store answered a release; `freed` when it released. */
-  released(lock: Lock, freed: boolean): void;
+  /**
+   * Releases the lock in the store, or passes it straight to a waiter of the
+   * same process; calls `released` once the store answered.
+   */
+  release(lock: Lock): Promise<LockOutcome>;
 }
 
 /** The grant that a store answered, as the manager hands it to a lock. @internal */
@@ -161,13 +164,12 @@ export class Lock {
     this.stopTimers();
     let outcome: LockOutcome;
     try {
-      outcome = await this.runtime.store.release(this.storeKeys, this.token);
+      outcome = await this.runtime.release(this);
     } catch (error) {
       if (this.state === 'held') this.armExpiry();
       throw error;
     }
     this.state = 'released';
-    this.runtime.released(this, outcome === 'ok');
     if (outcome !== 'ok') {
       this.controller?.abort(this.lostError(outcome));
       throw this.lostError(outcome);

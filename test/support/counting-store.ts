@@ -3,6 +3,7 @@ import {
   type AcquireOptions,
   type AcquireResult,
   type GrantListener,
+  type HandoffResult,
   type LockOutcome,
   type LockStore,
   type QueueingLockStore,
@@ -22,6 +23,7 @@ export class CountingStore implements LockStore {
     release: 0,
     subscribe: 0,
     leaveQueue: 0,
+    handOff: 0,
     grants: 0,
   };
   /** How many of the next extends fail with LockBackendUnavailableError. */
@@ -95,5 +97,20 @@ export class CountingQueueingStore
   leaveQueue(key: string, token: string): Promise<void> {
     this.calls.leaveQueue++;
     return this.inner.leaveQueue(key, token);
+  }
+
+  /** Milliseconds each handoff waits before it reaches the inner store. */
+  handOffDelay = 0;
+
+  async handOff(
+    key: string,
+    token: string,
+    nextToken: string,
+    ttlMs: number,
+  ): Promise<HandoffResult> {
+    this.calls.handOff++;
+    if (this.handOffDelay > 0)
+      await new Promise((resolve) => setTimeout(resolve, this.handOffDelay));
+    return this.inner.handOff(key, token, nextToken, ttlMs);
   }
 }

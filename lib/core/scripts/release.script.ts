@@ -2,11 +2,18 @@ import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
 
 /**
  * release(KEYS = the keys of every request in order,
- *         ARGV = [client, grantPrefix, n, then per request: keyCount, token])
+ *         ARGV = [client, grantPrefix, n, then per request: keyCount, token,
+ *                 or, for a handoff of one key: -1, token, nextToken, ttl])
  *   -> one code per request, in order:
  *    1  token held every key; all released
  *    0  some key had no lease any more (it had expired)
  *   -1  some key is held by another owner (left untouched)
+ *   a handoff answers the new holder's fence (> 1) instead of 1.
+ *
+ * A handoff gives the key straight to `nextToken` (a waiter in the same
+ * process) with a lease of `ttl` ms and a new fence, keeping the waiting mark:
+ * the key is never free, so nobody in line takes it in between. Run twice, it
+ * finds `nextToken` holding the key and answers the same fence.
  *
  * Every key that token holds is released, whatever the others say: giving a
  * lock up is always safe, and a key held by another owner is never touched.
@@ -20,10 +27,7 @@ import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
 export const RELEASE_SCRIPT = new LuaScript(
   'release',
   `${SCRIPT_PRELUDE}
-local reply, first, arg = {}, 1, 4
-for r = 1, tonumber(ARGV[3]) do
-  local count, token = tonumber(ARGV[arg]), ARGV[arg + 1]
-  arg = arg + 2
+local function release(first, count, token)
   local result = 1
   for i = first, first + count - 1 do
     local key = KEYS[i]
@@ -38,7 +42,34 @@ for r = 1, tonumber(ARGV[3]) do
       result = 0
     end
   end
-  reply[r] = result
+  return result
+end
+local function pass_on(key, token, next_token, ttl)
+  local value = redis.call('GET', key)
+  if not value then return 0 end
+  local fence = fence_of(value, token)
+  if not fence then
+    return fence_of(value, next_token) or -1
+  end
+  local next_fence, next_text = now()
+  if next_fence <= fence then
+    next_fence = fence + 1
+    next_text = string.format('%.0f', next_fence)
+  end
+  local mark = string.byte(value, 1) == 119 and 'w' or ''
+  redis.call('SET', key, mark .. next_text .. ':' .. next_token, 'PX', ttl)
+  return next_fence
+end
+local reply, first, arg = {}, 1, 4
+for r = 1, tonumber(ARGV[3]) do
+  local count, token = tonumber(ARGV[arg]), ARGV[arg + 1]
+  arg = arg + 2
+  if count < 0 then
+    reply[r] = pass_on(KEYS[first], token, ARGV[arg], ARGV[arg + 1])
+    arg, count = arg + 2, 1
+  else
+    reply[r] = release(first, count, token)
+  end
   first = first + count
 end
 return reply

@@ -86,7 +86,29 @@ export interface QueueingLockStore extends LockStore {
    * meantime, the grant is handed on at once, as by a release.
    */
   leaveQueue(key: string, token: string): Promise<void>;
+
+  /**
+   * Passes the lease that `token` holds on `key` straight to `nextToken` (a
+   * waiter in the same process), with a lease of `ttlMs` and a new, larger
+   * fence, in one step: the key is never free in between, so nobody in line
+   * takes it, and whoever waited keeps waiting (the key stays marked). When
+   * `token` holds no lease on the key any more (`expired`) or another owner
+   * does (`not-owner`), nothing changes. Re-running the same call (resent
+   * after a reconnect) finds `nextToken` holding the key and answers `ok`
+   * with its fence.
+   */
+  handOff(
+    key: string,
+    token: string,
+    nextToken: string,
+    ttlMs: number,
+  ): Promise<HandoffResult>;
 }
+
+/** What a {@link QueueingLockStore.handOff} did: the new holder's fence, or why nothing changed. */
+export type HandoffResult =
+  | { readonly outcome: 'ok'; readonly fence: number }
+  | { readonly outcome: 'expired' | 'not-owner' };
 
 /** A grant made to a queued ticket. */
 export interface GrantNotice {

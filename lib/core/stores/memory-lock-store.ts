@@ -3,6 +3,7 @@ import type {
   AcquireResult,
   GrantListener,
   GrantNotice,
+  HandoffResult,
   LockOutcome,
   QueueingLockStore,
   ReleaseListener,
@@ -124,6 +125,27 @@ export class MemoryLockStore implements QueueingLockStore {
       }
     }
     return outcome;
+  }
+
+  async handOff(
+    key: string,
+    token: string,
+    nextToken: string,
+    ttlMs: number,
+  ): Promise<HandoffResult> {
+    const now = this.tick();
+    const entry = this.live(key, now);
+    if (!entry) return { outcome: 'expired' };
+    if (entry.token === nextToken) return { outcome: 'ok', fence: entry.fence };
+    if (entry.token !== token) return { outcome: 'not-owner' };
+    const fence = this.nextFence();
+    this.entries.set(key, {
+      fence,
+      token: nextToken,
+      expiresAt: now + ttlMs,
+      marked: entry.marked,
+    });
+    return { outcome: 'ok', fence };
   }
 
   async leaveQueue(key: string, token: string): Promise<void> {

@@ -9,6 +9,7 @@ import type {
   AcquireOptions,
   AcquireResult,
   GrantListener,
+  HandoffResult,
   LockOutcome,
   QueueingLockStore,
   ReleaseListener,
@@ -59,6 +60,12 @@ interface PendingAcquire extends Pending<AcquireResult> {
   readonly queue: boolean;
 }
 
+/** A release, or (with `next`) a handoff of one key to `next` for `ttl` ms. */
+interface PendingRelease extends Pending<LockOutcome | HandoffResult> {
+  readonly next?: string;
+  readonly ttl?: number;
+}
+
 /**
  * A lock store on one Redis deployment, through ioredis (tested on a
  * standalone server; Sentinel and Cluster are planned). Every operation is
@@ -90,7 +97,7 @@ export class RedisLockStore implements QueueingLockStore {
   /** A Cluster routes by key: requests on different slots cannot share a call. */
   private readonly batches: boolean;
   private acquires: PendingAcquire[] = [];
-  private releases: Pending<LockOutcome>[] = [];
+  private releases: PendingRelease[] = [];
   private flushing = false;
 
   constructor(options: RedisLockStoreOptions = {}) {
@@ -149,7 +156,31 @@ export class RedisLockStore implements QueueingLockStore {
 
   release(keys: readonly string[], token: string): Promise<LockOutcome> {
     return new Promise((resolve, reject) => {
-      this.releases.push({ keys, token, resolve, reject });
+      this.releases.push({
+        keys,
+        token,
+        resolve: resolve as PendingRelease['resolve'],
+        reject,
+      });
+      this.scheduleFlush();
+    });
+  }
+
+  handOff(
+    key: string,
+    token: string,
+    nextToken: string,
+    ttlMs: number,
+  ): Promise<HandoffResult> {
+    return new Promise((resolve, reject) => {
+      this.releases.push({
+        keys: [key],
+        token,
+        next: nextToken,
+        ttl: ttlMs,
+        resolve: resolve as PendingRelease['resolve'],
+        reject,
+      });
       this.scheduleFlush();
     });
   }
@@ -467,22 +498,27 @@ function decodeAcquires(
   }
 }
 
-function releaseArgs(
-  request: Pending<LockOutcome>,
-  args: (string | number)[],
-): void {
-  args.push(request.keys.length, request.token);
+function releaseArgs(request: PendingRelease, args: (string | number)[]): void {
+  if (request.next === undefined) args.push(request.keys.length, request.token);
+  else args.push(-1, request.token, request.next, request.ttl!);
 }
 
-/** One outcome code per request. */
+/** One outcome code per request; a handoff answers the new fence (> 1) for `ok`. */
 function decodeReleases(
-  batch: readonly Pending<LockOutcome>[],
+  batch: readonly PendingRelease[],
   reply: unknown,
 ): void {
   const codes = reply as number[];
-  batch.forEach((request, index) =>
-    request.resolve(toLockOutcome(codes[index])),
-  );
+  batch.forEach((request, index) => {
+    const code = codes[index];
+    if (request.next === undefined) request.resolve(toLockOutcome(code));
+    else
+      request.resolve(
+        code > 1
+          ? { outcome: 'ok', fence: code }
+          : { outcome: toLockOutcome(code) as 'expired' | 'not-owner' },
+      );
+  });
 }
 
 /** `items` in runs of at most `size` (the array itself when it fits). */
