@@ -134,7 +134,7 @@ async function scenario1(server) {
       }),
       [
         `Median of ${rounds} round(s) per contender, each in a fresh process; best peer: ${bestPeer}. floor-ap = floor with enableAutoPipelining.`,
-        'Peers get a plain ioredis client (its defaults: no auto-pipelining); this project uses the client its store creates (auto-pipelining on).',
+        'Peers get a plain ioredis client (its defaults: no auto-pipelining); this project uses the client its store creates (no auto-pipelining either: the store batches the requests of a tick itself).',
       ],
     ),
   );

@@ -44,6 +44,8 @@ const RELEASED_SUFFIX = ':released';
 const GRANT_CHANNEL = 'distributed-lock:grant:';
 /** Requests merged into one script call at most (keeps each call short). */
 const MAX_BATCH = 128;
+/** A tick with at least twice this many requests is sent as two calls. */
+const MIN_SPLIT_BATCH = 16;
 const UNAVAILABLE_REPLIES =
   /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY|NOREPLICAS)\b/;
 
@@ -324,7 +326,7 @@ export class RedisLockStore implements QueueingLockStore {
     if (this.flushing) return;
     this.flushing = true;
     // NOTE: every acquire and release made in this tick joins one script
-    // call; ioredis's own auto-pipelining then writes both in one packet.
+    // call (two for a large tick, see batchSize).
     process.nextTick(() => this.flush());
   }
 
@@ -334,10 +336,9 @@ export class RedisLockStore implements QueueingLockStore {
     const releases = this.releases;
     this.acquires = [];
     this.releases = [];
-    const size = this.batches ? MAX_BATCH : 1;
-    for (const batch of chunks(releases, size))
+    for (const batch of chunks(releases, this.batchSize(releases.length)))
       this.send(RELEASE_SCRIPT, batch, [], releaseArgs, decodeReleases);
-    for (const batch of chunks(acquires, size))
+    for (const batch of chunks(acquires, this.batchSize(acquires.length)))
       this.send(
         ACQUIRE_SCRIPT,
         batch,
@@ -345,6 +346,19 @@ export class RedisLockStore implements QueueingLockStore {
         acquireArgs,
         decodeAcquires,
       );
+  }
+
+  /**
+   * How many of a tick's `count` requests go in one script call. NOTE: a
+   * large tick goes out as two calls: Redis runs the second while this
+   * process already handles the answers to the first, so the two sides work
+   * side by side instead of taking turns (callers that all resume on one
+   * answer would otherwise move in lockstep).
+   */
+  private batchSize(count: number): number {
+    if (!this.batches) return 1;
+    if (count < 2 * MIN_SPLIT_BATCH) return count;
+    return Math.min(MAX_BATCH, Math.ceil(count / 2));
   }
 
   /**
@@ -434,7 +448,11 @@ export function defaultRedisOptions(operationTimeout: number): RedisOptions {
     commandTimeout: operationTimeout,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
-    enableAutoPipelining: true,
+    // NOTE: the store batches a tick's requests itself. ioredis's
+    // auto-pipelining would hold each call until the next event-loop check
+    // phase and keep one pipeline in flight per connection: a handoff or a
+    // grant would wait behind an unrelated batch's round trip.
+    enableAutoPipelining: false,
     autoResendUnfulfilledCommands: true,
     retryStrategy: (attempt) => Math.min(50 * attempt, 500),
   };
