@@ -72,7 +72,7 @@ interface PendingRelease extends Pending<LockOutcome | HandoffResult> {
  * A lock store on one Redis deployment, through ioredis (tested on a
  * standalone server; Sentinel and Cluster are planned). Every operation is
  * one round trip: a Lua script called by SHA. Acquires (and releases) made
- * in the same tick travel together in one script call, which keeps both
+ * in the same event-loop turn travel together in one script call, which keeps both
  * this process's and Redis's work per lock below a plain SET NX with
  * auto-pipelining. Each key keeps a fair wait queue with one place per
  * process; grants to a place and release notices travel over Redis pub/sub
@@ -325,9 +325,12 @@ export class RedisLockStore implements QueueingLockStore {
   private scheduleFlush(): void {
     if (this.flushing) return;
     this.flushing = true;
-    // NOTE: every acquire and release made in this tick joins one script
-    // call (two for a large tick, see batchSize).
-    process.nextTick(() => this.flush());
+    // NOTE: every acquire and release made in this turn of the event loop
+    // joins one script call (two for a large turn, see batchSize). The call
+    // leaves once the turn's I/O callbacks ran (setImmediate, not nextTick):
+    // a server that read many requests in one turn sends their locks
+    // together instead of one call per request.
+    setImmediate(() => this.flush());
   }
 
   private flush(): void {
