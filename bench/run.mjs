@@ -195,7 +195,7 @@ const CONTENDED_HEADERS = [
 const CONTENDED_NOTES = [
   'Times in ms. gap: from a holder starting its release to the next grant. waits include those still under way when the run stops (as lower bounds). p99/FCFS: p99 wait over the first-come-first-served wait at the same rate ((workers-1)/rate).',
   'req/acq: requests sent by the lock clients per acquisition (release included); cmd/acq: Redis commands run (INFO commandstats, commands inside scripts included, SUBSCRIBE too).',
-  'lost/overlap: lost counter updates (a GET, 1 ms, SET in the critical section on another Redis) / grants that began before the previous holder released. Both must be 0.',
+  "lost/overlap: lost counter updates (a GET, 1 ms, SET in the critical section on another Redis) / grants that began before the previous holder released (on one process's clock; across processes, by more than 1 ms, since their clocks agree only that closely). Both must be 0.",
   `Retry settings: ${Object.entries(RETRY_SETTINGS)
     .map(
       ([name, s]) =>
