@@ -8,7 +8,6 @@ import {
   MemoryLockStore,
   RedisLockStore,
   type GrantNotice,
-  type QueueingLockStore,
 } from '../lib/index.js';
 import { sleep } from './support/redis-harness.js';
 import { useRedis } from './support/redis-fixture.js';
@@ -18,11 +17,11 @@ const redis = useRedis();
 interface QueueBackend {
   name: string;
   /** A store for another process: its own place in each line. */
-  client(): QueueingLockStore;
+  client(): RedisLockStore | MemoryLockStore;
 }
 
 let memory: MemoryLockStore | undefined;
-const opened: QueueingLockStore[] = [];
+const opened: (RedisLockStore | MemoryLockStore)[] = [];
 const backends: QueueBackend[] = [
   {
     name: 'RedisLockStore',
@@ -230,6 +229,35 @@ describe('RedisLockStore queue specifics', () => {
     while (grants.length === 0 && Date.now() < deadline) await sleep(2);
     expect(grants).toEqual(['alive']);
     expect(await redis.admin.get(k)).toMatch(/:alive$/);
+  });
+
+  it('decides releases and handoffs that share one script call each on its own', async () => {
+    const store = new RedisLockStore({ url: redis.server.url });
+    opened.push(store);
+    const [one, two, passed, gone] = ['one', 'two', 'passed', 'gone'].map(
+      (name) => `queue:{mixed-${name}}`,
+    );
+    await store.acquire([one], 'one', 5000);
+    await store.acquire([two, `${two}:b`], 'two', 5000);
+    await store.acquire([passed], 'holder', 5000);
+    // made in one turn: one release script call
+    const answers = await Promise.all([
+      store.release([one], 'one'),
+      store.handOff(passed, 'holder', 'next', 4000),
+      store.release([two, `${two}:b`], 'two'),
+      store.handOff(gone, 'nobody', 'next', 4000),
+      store.release([one], 'one'),
+    ]);
+    expect(answers).toEqual([
+      'ok',
+      { outcome: 'ok', fence: expect.any(Number) },
+      'ok',
+      { outcome: 'expired' },
+      'expired',
+    ]);
+    expect(await redis.admin.get(passed)).toMatch(/:next$/);
+    expect(await redis.admin.pttl(passed)).toBeLessThanOrEqual(4000);
+    expect(await redis.admin.exists(one, two, `${two}:b`)).toBe(0);
   });
 
   it('leaves nothing behind once the line is empty', async () => {

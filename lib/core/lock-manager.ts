@@ -137,6 +137,8 @@ export class LockManager {
   private readonly runtime: LockRuntime;
   /** The store's queue, when it keeps one. */
   private readonly queueing?: QueueingLockStore;
+  /** The store can pass a held lock to a local waiter (`handOff`). */
+  private readonly handsOff: boolean;
   /** Grants from the store's queue are live (subscribed). */
   private grantsLive = false;
   private grantSubscription?: Promise<() => void>;
@@ -171,6 +173,7 @@ export class LockManager {
       release: (lock) => this.releaseLock(lock),
     };
     if (isQueueingStore(this.store)) this.queueing = this.store;
+    this.handsOff = typeof this.queueing?.handOff === 'function';
   }
 
   /**
@@ -612,25 +615,27 @@ export class LockManager {
     const ticket = queue?.ticket;
     if (!ticket || ticket.token !== grant.token) return;
     queue!.ticket = undefined;
-    this.give(queue!, {
+    const taken = this.give(queue, {
       token: grant.token,
       fence: grant.fence,
       ttl: grant.ttl,
       startedAt: this.grantedAt(ticket, grant),
     });
+    if (!taken) this.releaseQuietly([grant.key], grant.token);
   }
 
   /**
    * Hands a grant to the first local waiter of the key that has none yet;
-   * with nobody left to take it, releases it (which serves the line).
+   * false when nobody is left to take it (the caller releases it).
    */
-  private give(queue: KeyQueue, grant: QueuedGrant): void {
-    const waiter = queue.waiters.find(
+  private give(queue: KeyQueue | undefined, grant: QueuedGrant): boolean {
+    const waiter = queue?.waiters.find(
       (candidate) => !candidate.granted && !candidate.cancelled,
     );
-    if (!waiter) return this.releaseQuietly([queue.key], grant.token);
+    if (!waiter) return false;
     waiter.granted = grant;
     waiter.wake();
+    return true;
   }
 
   /**
@@ -690,16 +695,17 @@ export class LockManager {
 
   /**
    * Takes `waiter` out of a key's queue (`grantedTtl` > 0 when it got the
-   * lock) and wakes the next head. A grant
-   * that reached the waiter too late (it gave up meanwhile) is handed back;
+   * lock) and wakes the next head. A grant that reached the waiter too late
+   * (it gave up meanwhile) goes to the next local waiter, or is released;
    * the last waiter of a key gives this process's place in line up.
    */
   private leave(queue: KeyQueue, waiter: LockWaiter, grantedTtl: number): void {
-    if (waiter.granted && grantedTtl === 0)
-      this.releaseQuietly([queue.key], waiter.granted.token);
     queue.others.delete(waiter);
     const index = queue.waiters.indexOf(waiter);
     if (index >= 0) queue.waiters.splice(index, 1);
+    const late = grantedTtl === 0 ? waiter.granted : undefined;
+    if (late && !this.give(queue, late))
+      this.releaseQuietly([queue.key], late.token);
     const head = index === 0 ? queue.waiters[0] : undefined;
     // NOTE: a queued head asks at once, to take this process's next place in
     // line, unless a local handoff left that place in line (then it renews it
@@ -707,7 +713,12 @@ export class LockManager {
     // lock sleeps until a notice or the new lease's end.
     const refusedAt = queue.ticket?.refusedAt;
     if (head && grantedTtl > 0 && !this.queueing) head.wakeIn(grantedTtl);
-    else if (head && waiter.granted?.local && refusedAt !== undefined)
+    else if (
+      head &&
+      grantedTtl > 0 &&
+      waiter.granted?.local &&
+      refusedAt !== undefined
+    )
       head.wakeIn(
         Math.max(0, refusedAt + TICKET_REFRESH_MS - performance.now()),
       );
@@ -788,7 +799,7 @@ export class LockManager {
         ? this.queues.get(lock.storeKeys[0])
         : undefined;
     const next =
-      queue && queue.handoffs < this.localHandoffs
+      queue && this.handsOff && queue.handoffs < this.localHandoffs
         ? queue.waiters.find((waiter) => !waiter.granted && !waiter.cancelled)
         : undefined;
     if (!next) {
@@ -800,7 +811,7 @@ export class LockManager {
     const sentAt = performance.now();
     let result;
     try {
-      result = await this.queueing!.handOff(
+      result = await this.queueing!.handOff!(
         queue!.key,
         lock.token,
         token,
@@ -815,7 +826,9 @@ export class LockManager {
     this.held.delete(lock.token);
     if (result.outcome !== 'ok') return result.outcome;
     // NOTE: the new lease started after the handoff was sent; the waiter may
-    // have given up meanwhile, in which case the next one takes it.
+    // have left meanwhile (gave up, or failed), in which case the next one
+    // takes it. With nobody left, the release is awaited like any other, so
+    // that close() cannot shut the store before it is sent.
     const current = this.queues.get(queue!.key);
     if (current) current.handoffs++;
     const grant = {
@@ -825,11 +838,14 @@ export class LockManager {
       startedAt: sentAt,
       local: true,
     };
-    if (!next.granted && !next.cancelled) {
+    if (current?.waiters.includes(next) && !next.granted && !next.cancelled) {
       next.granted = grant;
       next.wake();
-    } else if (current) this.give(current, grant);
-    else this.releaseQuietly(lock.storeKeys, token);
+    } else if (!this.give(current, grant)) {
+      await this.store
+        .release(lock.storeKeys, token)
+        .catch(() => this.releaseQuietly(lock.storeKeys, token));
+    }
     return 'ok';
   }
 

@@ -6,7 +6,9 @@
 import {
   LockAbortedError,
   LockManager,
+  MemoryLockStore,
   RedisLockStore,
+  type QueueingLockStore,
 } from '../../lib/index.js';
 import { CountingQueueingStore } from '../support/counting-store.js';
 import { sleep } from '../support/redis-harness.js';
@@ -35,6 +37,7 @@ test('a release passes the lock to the next local waiter in one store call', asy
   await sleep(20); // the waiter is queued
   const before = performance.now();
   await first.release();
+  const after = performance.now();
   const second = await waiting;
   expect(store.calls.handOff).toBe(1);
   expect(store.calls.release).toBe(0);
@@ -42,7 +45,9 @@ test('a release passes the lock to the next local waiter in one store call', asy
   expect(second.token).not.toBe(first.token);
   expect(second.fence).toBeGreaterThan(first.fence);
   // validity counts from when the handoff was sent, with the waiter's ttl
+  // (never later than the send: the lease may have started right then)
   expect(second.acquiredAt).toBeGreaterThanOrEqual(before);
+  expect(second.acquiredAt).toBeLessThanOrEqual(after);
   expect(second.remainingTime).toBeLessThanOrEqual(2000);
   expect(second.remainingTime).toBeGreaterThan(1500);
   expect(await redis.admin.pttl('lock:{handoff:one}')).toBeLessThanOrEqual(
@@ -70,8 +75,43 @@ test('a waiter that gave up during the handoff leaves the lock to the next one',
   const lock = await patient;
   expect(lock.isHeld).toBe(true);
   expect(lock.fence).toBeGreaterThan(first.fence);
+  // passed on in the process: no release, no trip through the line
   expect(store.calls.handOff).toBe(1);
+  expect(store.calls.release).toBe(0);
+  expect(store.calls.grants).toBe(0);
   await lock.release();
+});
+
+test('a waiter that failed during the handoff leaves no orphan lease', async () => {
+  const { store, locks } = setup();
+  const first = await locks.acquire('handoff:failed', { ttl: 20_000 });
+  const failing = locks.acquire('handoff:failed', { ttl: 20_000 });
+  await sleep(20); // queued; it renews its place within a second
+  store.handOffDelay = 1300;
+  store.failAcquire = 1; // that renewal gets no answer: the wait fails
+  const releasing = first.release();
+  await expect(failing).rejects.toThrow(/acquire got no answer/);
+  await releasing;
+  expect(store.calls.handOff).toBe(1);
+  const other = setup();
+  const lock = await other.locks.tryAcquire('handoff:failed');
+  expect(lock?.isHeld).toBe(true);
+  await lock?.release();
+});
+
+test('close() during a handoff leaves no orphan lease', async () => {
+  const { store, locks } = setup();
+  const first = await locks.acquire('handoff:close', { ttl: 20_000 });
+  const waiting = locks.acquire('handoff:close').catch((error: Error) => error);
+  await sleep(20);
+  store.handOffDelay = 50;
+  const releasing = first.release();
+  await sleep(10);
+  await locks.close();
+  await releasing;
+  expect(await waiting).toBeInstanceOf(Error);
+  expect(store.calls.handOff).toBe(1);
+  expect(await redis.admin.exists('lock:{handoff:close}')).toBe(0);
 });
 
 test('a handed-on lock that nobody is left to take is released, not orphaned', async () => {
@@ -127,6 +167,29 @@ test('localHandoffs bounds the local streak while another process waits', async 
   expect(here.store.calls.handOff).toBeGreaterThanOrEqual(2);
 });
 
+test('a process first in line still gives way after localHandoffs handoffs', async () => {
+  const here = setup(2);
+  const there = setup(2);
+  const key = 'handoff:first-in-line';
+  const order: string[] = [];
+  const hold = async (name: string, locks: LockManager) =>
+    locks.using(key, async () => {
+      order.push(name);
+      await sleep(5);
+    });
+  const first = await here.locks.acquire(key);
+  const local = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7'].map((name) =>
+    hold(name, here.locks),
+  );
+  await sleep(20); // this process took its place in line first
+  const remote = hold('b', there.locks);
+  await sleep(20);
+  await first.release();
+  await Promise.all([...local, remote]);
+  // each handoff is a turn of this process: its place moves behind b's
+  expect(order.indexOf('b')).toBe(2);
+});
+
 test('localHandoffs 0 sends every release through the line', async () => {
   const { store, locks } = setup(0);
   const first = await locks.acquire('handoff:off');
@@ -136,6 +199,28 @@ test('localHandoffs 0 sends every release through the line', async () => {
   const second = await waiting;
   expect(store.calls.handOff).toBe(0);
   expect(store.calls.grants).toBe(1);
+  await second.release();
+});
+
+test('a queueing store without handOff releases through its line', async () => {
+  const inner = new MemoryLockStore();
+  const store: QueueingLockStore = {
+    acquire: (...args) => inner.acquire(...args),
+    extend: (...args) => inner.extend(...args),
+    release: (...args) => inner.release(...args),
+    subscribe: (...args) => inner.subscribe(...args),
+    onGrant: (...args) => inner.onGrant(...args),
+    leaveQueue: (...args) => inner.leaveQueue(...args),
+    close: () => inner.close(),
+  };
+  const locks = new LockManager({ store });
+  opened.push(locks);
+  const first = await locks.acquire('handoff:none');
+  const waiting = locks.acquire('handoff:none');
+  await sleep(20);
+  await first.release();
+  const second = await waiting;
+  expect(second.fence).toBeGreaterThan(first.fence);
   await second.release();
 });
 

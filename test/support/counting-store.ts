@@ -30,6 +30,8 @@ export class CountingStore implements LockStore {
   failExtend = 0;
   /** How many of the next releases fail with LockBackendUnavailableError. */
   failRelease = 0;
+  /** How many of the next acquires fail with LockBackendUnavailableError. */
+  failAcquire = 0;
 
   constructor(readonly inner: LockStore) {}
 
@@ -40,6 +42,12 @@ export class CountingStore implements LockStore {
     options?: AcquireOptions,
   ): Promise<AcquireResult> {
     this.calls.acquire++;
+    if (this.failAcquire > 0) {
+      this.failAcquire--;
+      return Promise.reject(
+        new LockBackendUnavailableError('injected: acquire got no answer'),
+      );
+    }
     return this.inner.acquire(keys, token, ttlMs, options);
   }
 
@@ -111,6 +119,6 @@ export class CountingQueueingStore
     this.calls.handOff++;
     if (this.handOffDelay > 0)
       await new Promise((resolve) => setTimeout(resolve, this.handOffDelay));
-    return this.inner.handOff(key, token, nextToken, ttlMs);
+    return this.inner.handOff!(key, token, nextToken, ttlMs);
   }
 }

@@ -12,8 +12,10 @@ import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
  *
  * A handoff gives the key straight to `nextToken` (a waiter in the same
  * process) with a lease of `ttl` ms and a new fence, keeping the waiting mark:
- * the key is never free, so nobody in line takes it in between. Run twice, it
- * finds `nextToken` holding the key and answers the same fence.
+ * the key is never free, so nobody in line takes it in between. The calling
+ * process's own place in line, if it has one, moves to the back: a handoff
+ * is a turn of that process, and the processes behind it come first. Run
+ * twice, it finds `nextToken` holding the key and answers the same fence.
  *
  * Every key that token holds is released, whatever the others say: giving a
  * lock up is always safe, and a key held by another owner is never touched.
@@ -56,7 +58,14 @@ local function pass_on(key, token, next_token, ttl)
     next_fence = fence + 1
     next_text = string.format('%.0f', next_fence)
   end
-  local mark = string.byte(value, 1) == 119 and 'w' or ''
+  local mark = ''
+  if string.byte(value, 1) == 119 then
+    mark = 'w'
+    local queue = key .. ':q'
+    if redis.call('LREM', queue, 1, client) > 0 then
+      redis.call('RPUSH', queue, client)
+    end
+  end
   redis.call('SET', key, mark .. next_text .. ':' .. next_token, 'PX', ttl)
   return next_fence
 end

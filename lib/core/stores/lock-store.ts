@@ -91,13 +91,16 @@ export interface QueueingLockStore extends LockStore {
    * Passes the lease that `token` holds on `key` straight to `nextToken` (a
    * waiter in the same process), with a lease of `ttlMs` and a new, larger
    * fence, in one step: the key is never free in between, so nobody in line
-   * takes it, and whoever waited keeps waiting (the key stays marked). When
+   * takes it, and whoever waited keeps waiting (the key stays marked). This
+   * store instance's own place in the key's queue, if it has one, moves to
+   * the back: the handoff was its turn. When
    * `token` holds no lease on the key any more (`expired`) or another owner
    * does (`not-owner`), nothing changes. Re-running the same call (resent
    * after a reconnect) finds `nextToken` holding the key and answers `ok`
-   * with its fence.
+   * with its fence. Optional: without it, every release goes through the
+   * queue.
    */
-  handOff(
+  handOff?(
     key: string,
     token: string,
     nextToken: string,

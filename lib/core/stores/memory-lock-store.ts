@@ -138,6 +138,8 @@ export class MemoryLockStore implements QueueingLockStore {
     if (!entry) return { outcome: 'expired' };
     if (entry.token === nextToken) return { outcome: 'ok', fence: entry.fence };
     if (entry.token !== token) return { outcome: 'not-owner' };
+    // NOTE: every place in this store's queues belongs to its one process,
+    // so "this process's place goes to the back" changes no order here.
     const fence = this.nextFence();
     this.entries.set(key, {
       fence,
