@@ -14,7 +14,7 @@ import {
   type ResolvedLockOptions,
 } from './lock-options.js';
 import { createLockToken } from './lock-token.js';
-import { LockWaiter } from './lock-waiter.js';
+import { LockWaiter, type QueuedGrant } from './lock-waiter.js';
 import type {
   AcquireResult,
   GrantNotice,
@@ -57,15 +57,6 @@ interface Ticket {
   /** The latest refusal: when it was sent, and the store clock (µs) when it was decided. */
   refusedAt?: number;
   serverTime?: number;
-}
-
-/** A grant that reached a waiter through the store's queue, or from a local holder. */
-interface QueuedGrant {
-  readonly token: string;
-  readonly fence: number;
-  readonly ttl: number;
-  readonly startedAt: number;
-  readonly local?: boolean;
 }
 
 /** The waiters of one store key in this process. */
@@ -795,11 +786,11 @@ export class LockManager {
    */
   private async releaseLock(lock: Lock): Promise<LockOutcome> {
     const queue =
-      this.queueing && lock.storeKeys.length === 1
+      this.handsOff && lock.storeKeys.length === 1
         ? this.queues.get(lock.storeKeys[0])
         : undefined;
     const next =
-      queue && this.handsOff && queue.handoffs < this.localHandoffs
+      queue && queue.handoffs < this.localHandoffs
         ? queue.waiters.find((waiter) => !waiter.granted && !waiter.cancelled)
         : undefined;
     if (!next) {
@@ -825,10 +816,10 @@ export class LockManager {
     }
     this.held.delete(lock.token);
     if (result.outcome !== 'ok') return result.outcome;
-    // NOTE: the new lease started after the handoff was sent; the waiter may
-    // have left meanwhile (gave up, or failed), in which case the next one
-    // takes it. With nobody left, the release is awaited like any other, so
-    // that close() cannot shut the store before it is sent.
+    // NOTE: the new lease started after the handoff was sent; the first
+    // local waiter without a grant takes it (`next`, unless it left meanwhile:
+    // gave up, or failed). With nobody left, the release is awaited like any
+    // other, so that close() cannot shut the store before it is sent.
     const current = this.queues.get(queue!.key);
     if (current) current.handoffs++;
     const grant = {
@@ -838,10 +829,7 @@ export class LockManager {
       startedAt: sentAt,
       local: true,
     };
-    if (current?.waiters.includes(next) && !next.granted && !next.cancelled) {
-      next.granted = grant;
-      next.wake();
-    } else if (!this.give(current, grant)) {
+    if (!this.give(current, grant)) {
       await this.store
         .release(lock.storeKeys, token)
         .catch(() => this.releaseQuietly(lock.storeKeys, token));

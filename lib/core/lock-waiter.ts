@@ -3,6 +3,21 @@ import { LockWaitTimeoutError } from './errors/lock-wait-timeout.error.js';
 import { MAX_TIMER_DELAY } from './lock-options.js';
 
 /**
+ * A grant that reached a waiter without its own attempt: from the store's
+ * queue (to this process's ticket), or from a holder in this process. @internal
+ */
+export interface QueuedGrant {
+  readonly token: string;
+  readonly fence: number;
+  /** The lease the grant started, in ms. */
+  readonly ttl: number;
+  /** `performance.now()` at or before the lease started. */
+  readonly startedAt: number;
+  /** Passed on by a holder in this process rather than granted by the store's line. */
+  readonly local?: boolean;
+}
+
+/**
  * One caller waiting for a lock: its deadline, its abort signal, and a sleep
  * that ends early when a release notice wakes it. @internal
  */
@@ -13,15 +28,8 @@ export class LockWaiter {
   retryAfterMs: number;
   /** Set once the deadline passed or the signal aborted. */
   cancelled = false;
-  /** A grant the store's queue made to this waiter's process, handed to it. */
-  granted?: {
-    readonly token: string;
-    readonly fence: number;
-    readonly ttl: number;
-    readonly startedAt: number;
-    /** Passed on by a holder in this process rather than granted by the store's line. */
-    readonly local?: boolean;
-  };
+  /** A grant made to this waiter's process, handed to it. */
+  granted?: QueuedGrant;
   /** Rejects when the wait is given up; race every await against it. */
   readonly cancellation: Promise<never>;
 

@@ -12,7 +12,7 @@ export interface LockRuntime {
   validity(ttl: number, startedAt: number, reported?: number): number;
   /**
    * Releases the lock in the store, or passes it straight to a waiter of the
-   * same process; calls `released` once the store answered.
+   * same process; answers what the store found.
    */
   release(lock: Lock): Promise<LockOutcome>;
 }

@@ -44,7 +44,7 @@ const RELEASED_SUFFIX = ':released';
 const GRANT_CHANNEL = 'distributed-lock:grant:';
 /** Requests merged into one script call at most (keeps each call short). */
 const MAX_BATCH = 128;
-/** A tick with at least twice this many requests is sent as two calls. */
+/** A turn with at least twice this many requests is sent as two calls. */
 const MIN_SPLIT_BATCH = 16;
 const UNAVAILABLE_REPLIES =
   /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY|NOREPLICAS)\b/;
@@ -157,15 +157,7 @@ export class RedisLockStore implements QueueingLockStore {
   }
 
   release(keys: readonly string[], token: string): Promise<LockOutcome> {
-    return new Promise((resolve, reject) => {
-      this.releases.push({
-        keys,
-        token,
-        resolve: resolve as PendingRelease['resolve'],
-        reject,
-      });
-      this.scheduleFlush();
-    });
+    return this.queueRelease({ keys, token });
   }
 
   handOff(
@@ -174,16 +166,11 @@ export class RedisLockStore implements QueueingLockStore {
     nextToken: string,
     ttlMs: number,
   ): Promise<HandoffResult> {
-    return new Promise((resolve, reject) => {
-      this.releases.push({
-        keys: [key],
-        token,
-        next: nextToken,
-        ttl: ttlMs,
-        resolve: resolve as PendingRelease['resolve'],
-        reject,
-      });
-      this.scheduleFlush();
+    return this.queueRelease({
+      keys: [key],
+      token,
+      next: nextToken,
+      ttl: ttlMs,
     });
   }
 
@@ -322,6 +309,20 @@ export class RedisLockStore implements QueueingLockStore {
     for (const listener of set) listener(key, message);
   }
 
+  /** Adds a release or a handoff to this turn's release script call. */
+  private queueRelease<T extends LockOutcome | HandoffResult>(
+    request: Omit<PendingRelease, 'resolve' | 'reject'>,
+  ): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.releases.push({
+        ...request,
+        resolve: resolve as PendingRelease['resolve'],
+        reject,
+      });
+      this.scheduleFlush();
+    });
+  }
+
   private scheduleFlush(): void {
     if (this.flushing) return;
     this.flushing = true;
@@ -352,8 +353,8 @@ export class RedisLockStore implements QueueingLockStore {
   }
 
   /**
-   * How many of a tick's `count` requests go in one script call. NOTE: a
-   * large tick goes out as two calls: Redis runs the second while this
+   * How many of a turn's `count` requests go in one script call. NOTE: a
+   * large turn goes out as two calls: Redis runs the second while this
    * process already handles the answers to the first, so the two sides work
    * side by side instead of taking turns (callers that all resume on one
    * answer would otherwise move in lockstep).
