@@ -112,7 +112,7 @@ export interface DistributedLockModuleOptions {
    * waiter in the same process before it goes through the line in Redis,
    * where other instances wait (see `LockManagerOptions.localHandoffs`).
    * 0: strict turns between instances.
-   * @default 4
+   * @default 8
    */
   localHandoffs?: number;
   /** Defaults for every `@DistributedLock` option. */

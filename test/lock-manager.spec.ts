@@ -146,15 +146,24 @@ describe.each([
           expect(queued.calls.handOff).toBe(0);
           expect(queued.calls.grants).toBeGreaterThanOrEqual(15);
         } else {
-          // a release passes the lock to the next local waiter 4 times in a
-          // row (the default), then goes through the line (a store grant)
-          expect(
-            queued.calls.handOff + queued.calls.grants,
-          ).toBeGreaterThanOrEqual(15);
-          expect(queued.calls.handOff).toBeGreaterThanOrEqual(12);
-          expect(queued.calls.handOff).toBeLessThanOrEqual(
-            4 * (queued.calls.grants + 1),
-          );
+          // every release passes the lock to the next local waiter (fence
+          // plus one). Redis says when no other process is in line, and the
+          // streak is then not bounded; the memory store does not say, so
+          // the release goes through its line after 4 handoffs in a row.
+          const passes = fences.filter(
+            (fence, index) => index > 0 && fence === fences[index - 1] + 1,
+          ).length;
+          expect(passes).toBe(queued.calls.handOff);
+          if (queued.inner instanceof RedisLockStore) {
+            expect(queued.calls.handOff).toBe(19);
+            expect(queued.calls.grants).toBe(0);
+          } else {
+            expect(queued.calls.handOff).toBeGreaterThanOrEqual(15);
+            expect(queued.calls.grants).toBeGreaterThanOrEqual(1);
+            expect(queued.calls.handOff).toBeLessThanOrEqual(
+              8 * (queued.calls.grants + 1),
+            );
+          }
         }
       }
     },

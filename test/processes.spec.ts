@@ -9,8 +9,8 @@ import { useRedis } from './support/redis-fixture.js';
 const redis = useRedis();
 
 // localHandoffs 0: every release goes through the line in Redis (strict
-// turns); the default 4: a process passes the lock to its own waiters at
-// most 4 times in a row before its release goes to the line.
+// turns); 4: a process passes the lock to its own waiters at most 4 times
+// in a row before its release goes to the line.
 it.each([
   [0, 2],
   [4, 6],

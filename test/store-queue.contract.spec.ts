@@ -183,9 +183,10 @@ describe.each(backends)('$name queue', (backend) => {
     const b = await client();
     await a.store.acquire([k], 'holder', 5000);
     await b.store.acquire([k], 'queued', 5000, { queue: true });
-    expect(await a.store.handOff(k, 'holder', 'local', 5000)).toMatchObject({
-      outcome: 'ok',
-    });
+    const passed = await a.store.handOff(k, 'holder', 'local', 5000);
+    expect(passed).toMatchObject({ outcome: 'ok' });
+    // another client is in line: the handoff must not claim otherwise
+    expect(passed.outcome === 'ok' && passed.contended).not.toBe(false);
     await sleep(50);
     expect(b.grants).toEqual([]);
     // the line still waits: the handed-on lease's release serves it
@@ -250,7 +251,7 @@ describe('RedisLockStore queue specifics', () => {
     ]);
     expect(answers).toEqual([
       'ok',
-      { outcome: 'ok', fence: expect.any(Number) },
+      { outcome: 'ok', fence: expect.any(Number), contended: false },
       'ok',
       { outcome: 'expired' },
       'expired',
@@ -258,6 +259,32 @@ describe('RedisLockStore queue specifics', () => {
     expect(await redis.admin.get(passed)).toMatch(/:next$/);
     expect(await redis.admin.pttl(passed)).toBeLessThanOrEqual(4000);
     expect(await redis.admin.exists(one, two, `${two}:b`)).toBe(0);
+  });
+
+  it('says whether another client is in line when it hands off', async () => {
+    const k = 'queue:{contended}';
+    const [a, b] = [0, 1].map(
+      () => new RedisLockStore({ url: redis.server.url }),
+    );
+    opened.push(a, b);
+    const granted: string[] = [];
+    await Promise.all(
+      [a, b].map((store) =>
+        store.onGrant((grant) => granted.push(grant.token)),
+      ),
+    );
+    await a.acquire([k], 'holder', 5000);
+    // only this client's own place in line: nobody else waits
+    await a.acquire([k], 'mine', 5000, { queue: true });
+    const alone = await a.handOff(k, 'holder', 'next', 5000);
+    expect(alone).toMatchObject({ outcome: 'ok', contended: false });
+    await b.acquire([k], 'theirs', 5000, { queue: true });
+    const shared = await a.handOff(k, 'next', 'third', 5000);
+    expect(shared).toMatchObject({ outcome: 'ok', contended: true });
+    // the handing-off client's place moved behind the other client's
+    expect(await a.release([k], 'third')).toBe('ok');
+    await sleep(50);
+    expect(granted).toEqual(['theirs']);
   });
 
   it('leaves nothing behind once the line is empty', async () => {

@@ -35,7 +35,7 @@ export const FLOORS = new Set(['floor', 'floor-ap']);
 export const RETRY_SETTINGS = {
   project: {
     default:
-      'fair queue in Redis: a release grants the next process in line, or passes the lock to a waiter in its own process (at most 4 times in a row)',
+      'fair queue in Redis: a release grants the next process in line, or passes the lock to a waiter in its own process (at most 8 times in a row while another process waits)',
     tuned: 'same (no retry delay to tune)',
   },
   redlock: {

@@ -4,7 +4,7 @@ import { LockAbortedError } from './errors/lock-aborted.error.js';
 import { LockBackendUnavailableError } from './errors/lock-backend-unavailable.error.js';
 import { LockError } from './errors/lock-error.js';
 import { LockNotAcquiredError } from './errors/lock-not-acquired.error.js';
-import { Lock, type LockRuntime } from './lock.js';
+import { Lock, type LockGrant, type LockRuntime } from './lock.js';
 import { LockKeyspace } from './lock-key.js';
 import {
   DEFAULT_LOCK_OPTIONS,
@@ -14,10 +14,15 @@ import {
   type ResolvedLockOptions,
 } from './lock-options.js';
 import { createLockToken } from './lock-token.js';
-import { LockWaiter, type QueuedGrant } from './lock-waiter.js';
+import {
+  LockWaiter,
+  type LockRequest,
+  type QueuedGrant,
+} from './lock-waiter.js';
 import type {
   AcquireResult,
   GrantNotice,
+  HandoffResult,
   LockOutcome,
   LockStore,
   QueueingLockStore,
@@ -35,13 +40,6 @@ export type LockKeys = string | readonly string[];
 interface LockContext {
   readonly current: Lock;
   readonly outer?: LockContext;
-}
-
-/** A lock request, normalized once. */
-interface LockRequest {
-  readonly keys: readonly string[];
-  readonly storeKeys: readonly string[];
-  readonly options: ResolvedLockOptions;
 }
 
 /**
@@ -87,9 +85,9 @@ interface KeyQueue {
  * first come first served behind one ticket. A waiter also retries when the
  * holder's lease would end (expiry hands the lock on only when someone asks)
  * and renews its place every second. A release with a local waiter for the
- * key passes the lock straight to it (a new token and fence, in the release's
- * own round trip), at most `localHandoffs` times in a row; then the release
- * goes to the line.
+ * key passes the lock straight to it (a new token, the fence plus one; the
+ * store moves the lease meanwhile), at most `localHandoffs` times in a row
+ * while another process is in line; then the release goes to the line.
  *
  * Multi-key waits, and stores without a queue (a quorum of masters), are
  * woken by release notices (one shared subscriber connection, multiplexed by
@@ -146,7 +144,7 @@ export class LockManager {
       options.maxKeyLength ?? 256,
     );
     this.driftFactor = options.driftFactor ?? 0.01;
-    this.localHandoffs = options.localHandoffs ?? 4;
+    this.localHandoffs = options.localHandoffs ?? 8;
     if (!Number.isInteger(this.localHandoffs) || this.localHandoffs < 0)
       throw new LockError(
         `localHandoffs must be a whole number from 0 (got ${String(options.localHandoffs)}).`,
@@ -481,14 +479,8 @@ export class LockManager {
     retryAfterMs = 0,
   ): Promise<Lock> {
     if (this.closed) throw closedError();
-    const { keys, storeKeys, options } = request;
-    const waiter = new LockWaiter(
-      keys,
-      options.ttl,
-      options.waitTimeout,
-      retryAfterMs,
-      options.signal,
-    );
+    const { storeKeys, options } = request;
+    const waiter = new LockWaiter(request, retryAfterMs);
     const queues = storeKeys.map((key) => this.queue(key));
     const single = queues.length === 1 ? queues[0] : undefined;
     const queued = single !== undefined && this.queueing !== undefined;
@@ -516,9 +508,20 @@ export class LockManager {
           Promise.all(queues.map((queue) => this.subscribe(queue))),
         );
       for (;;) {
+        const passed = waiter.granted?.lock;
+        if (passed && !passed.isHeld) {
+          // NOTE: the lock passed to this waiter was lost before the waiter
+          // took it (the store refused the handoff, or close() ran): the
+          // caller must not run under it. Its release is harmless; waiting
+          // goes on.
+          waiter.granted = undefined;
+          passed.release().catch(noop);
+          if (this.closed) throw closedError();
+          continue;
+        }
         if (waiter.granted) {
           granted = true;
-          return this.grantQueued(request, waiter.granted);
+          return passed ?? this.grantQueued(request, waiter.granted);
         }
         if (asked) {
           asked = false;
@@ -545,6 +548,9 @@ export class LockManager {
         const result = await this.attempt(request, token, queued, waiter);
         if (result.acquired) {
           if (ticket && single?.ticket === ticket) single!.ticket = undefined;
+          // NOTE: a lock passed on meanwhile cannot hold the key this attempt
+          // took (its handoff is refused): let it go.
+          dropPassed(waiter);
           granted = true;
           return this.grant(request, token, result, startedAt);
         }
@@ -695,7 +701,10 @@ export class LockManager {
     const index = queue.waiters.indexOf(waiter);
     if (index >= 0) queue.waiters.splice(index, 1);
     const late = grantedTtl === 0 ? waiter.granted : undefined;
-    if (late && !this.give(queue, late))
+    // NOTE: a lock made for the waiter is released like any other, which
+    // passes it on to the next local waiter when there is one.
+    if (late?.lock) late.lock.release().catch(noop);
+    else if (late && !this.give(queue, late))
       this.releaseQuietly([queue.key], late.token);
     const head = index === 0 ? queue.waiters[0] : undefined;
     // NOTE: a queued head asks at once, to take this process's next place in
@@ -741,6 +750,7 @@ export class LockManager {
     { fences, validityMs }: Extract<AcquireResult, { acquired: true }>,
     startedAt: number,
     local = false,
+    pending?: LockGrant['pending'],
   ): Lock {
     if (this.closed) {
       // NOTE: granted after close() released everything: give it back.
@@ -756,6 +766,7 @@ export class LockManager {
       maxHold: request.options.maxHold,
       startedAt,
       validityMs,
+      pending,
     });
     this.held.set(token, lock);
     if (!local && request.storeKeys.length === 1) {
@@ -783,58 +794,77 @@ export class LockManager {
   /**
    * Releases `lock`, or, while this process has a waiter for its key and
    * fewer than `localHandoffs` handoffs in a row, passes it to that waiter.
+   *
+   * A pass is pipelined: the waiter gets its lock at once (a new token, the
+   * fence plus one) while the store moves the lease to that token. Until the
+   * store answers, the new lock is trusted only as long as the old one was
+   * (the key is held by the old lease or, once moved, by the new one), and
+   * it cannot be extended, released or passed on again: so the store sees
+   * every call in order, and each pass runs a round trip after the grant
+   * before it, which keeps fences below the server clock. A refusal
+   * (`expired`, `not-owner`) marks the new lock lost and rejects this
+   * release; no answer rejects this release and leaves the new lock with
+   * the old validity. Either way the old lock is done: its token is never
+   * used again, since a retried release could free the key under the new
+   * holder.
    */
   private async releaseLock(lock: Lock): Promise<LockOutcome> {
     const queue =
-      this.handsOff && lock.storeKeys.length === 1
+      this.handsOff && lock.storeKeys.length === 1 && !this.closed
         ? this.queues.get(lock.storeKeys[0])
         : undefined;
     const next =
-      queue && queue.handoffs < this.localHandoffs
+      queue &&
+      queue.handoffs < this.localHandoffs &&
+      lock.remainingTime >= PASS_MIN_VALIDITY_MS
         ? queue.waiters.find((waiter) => !waiter.granted && !waiter.cancelled)
         : undefined;
-    if (!next) {
+    if (!queue || !next) {
       const outcome = await this.store.release(lock.storeKeys, lock.token);
       this.onReleased(lock, outcome === 'ok');
       return outcome;
     }
     const token = createLockToken();
     const sentAt = performance.now();
-    let result;
-    try {
-      result = await this.queueing!.handOff!(
-        queue!.key,
-        lock.token,
-        token,
-        next.ttl,
-      );
-    } catch (error) {
-      // NOTE: the handoff may have run without an answer: a release by the
-      // new token leaves no orphan lease (and hands the key on if it did).
-      this.releaseQuietly(lock.storeKeys, token);
-      throw error;
-    }
-    this.held.delete(lock.token);
-    if (result.outcome !== 'ok') return result.outcome;
-    // NOTE: the new lease started after the handoff was sent; the first
-    // local waiter without a grant takes it (`next`, unless it left meanwhile:
-    // gave up, or failed). With nobody left, the release is awaited like any
-    // other, so that close() cannot shut the store before it is sent.
-    const current = this.queues.get(queue!.key);
-    if (current) current.handoffs++;
-    const grant = {
+    const validUntil = sentAt + lock.remainingTime;
+    const handoff = this.queueing!.handOff!(
+      queue.key,
+      lock.token,
       token,
-      fence: result.fence,
+      next.ttl,
+    );
+    lock.passedOn();
+    this.held.delete(lock.token);
+    queue.handoffs++;
+    // NOTE: a handoff while no other process is queued for the key is not
+    // counted: the bound exists to give the line its turn. The count is
+    // settled before the new lock can be released (it waits for this).
+    const confirmed = handoff.then(
+      (result): HandoffResult => {
+        if (result.outcome === 'ok' && result.contended === false)
+          queue.handoffs = 0;
+        return result;
+      },
+      () => undefined,
+    );
+    const passed = this.grant(
+      next.request,
+      token,
+      { acquired: true, fences: [lock.fence + 1], validityMs: next.ttl },
+      sentAt,
+      true,
+      { validUntil, confirmed },
+    );
+    next.granted = {
+      token,
+      fence: passed.fence,
       ttl: next.ttl,
       startedAt: sentAt,
       local: true,
+      lock: passed,
     };
-    if (!this.give(current, grant)) {
-      await this.store
-        .release(lock.storeKeys, token)
-        .catch(() => this.releaseQuietly(lock.storeKeys, token));
-    }
-    return 'ok';
+    next.wake();
+    return (await handoff).outcome;
   }
 
   private onReleased(lock: Lock, freed: boolean): void {
@@ -850,12 +880,24 @@ export class LockManager {
 
 const QUEUE = Object.freeze({ queue: true });
 
+/**
+ * A lock is passed on ahead of the store's answer only while it has this much
+ * validity left (the passed-on lock is trusted no longer than the old one
+ * until the answer comes); closer to its end, the release goes to the line.
+ */
+const PASS_MIN_VALIDITY_MS = 100;
+
 function isQueueingStore(store: LockStore): store is QueueingLockStore {
   const candidate = store as Partial<QueueingLockStore>;
   return (
     typeof candidate.onGrant === 'function' &&
     typeof candidate.leaveQueue === 'function'
   );
+}
+
+/** Releases a lock passed to `waiter` that it will not use. */
+function dropPassed(waiter: LockWaiter): void {
+  waiter.granted?.lock?.release().catch(noop);
 }
 
 /** The innermost lock of the chain that holds `key`. */

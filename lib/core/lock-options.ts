@@ -73,14 +73,16 @@ export interface LockManagerOptions {
   /**
    * With a queueing store (Redis, memory): how many times in a row a lock
    * released in this process goes straight to the next waiter for the same
-   * key in this process, in the release's own round trip, before a release
-   * hands it to the store's line, where other processes wait. Passing a lock
+   * key in this process (at once; the store moves the lease meanwhile)
+   * before a release hands it to the store's line, where other processes
+   * wait. Handoffs while no other process is in line are not counted
+   * (Redis tells; the memory store does not, so all count). Passing a lock
    * along inside a process skips a trip through the line (a pub/sub message
    * and a wake-up of another process), which raises throughput on a busy
    * key; the bound keeps other processes' waits short: they wait for at
    * most this many extra grants per turn of a process. 0: every release
    * goes through the line (strict first come, first served across processes).
-   * @default 4
+   * @default 8
    */
   localHandoffs?: number;
 }

@@ -1,6 +1,14 @@
 import { LockAbortedError } from './errors/lock-aborted.error.js';
 import { LockWaitTimeoutError } from './errors/lock-wait-timeout.error.js';
-import { MAX_TIMER_DELAY } from './lock-options.js';
+import { MAX_TIMER_DELAY, type ResolvedLockOptions } from './lock-options.js';
+import type { Lock } from './lock.js';
+
+/** A lock request, normalized once. @internal */
+export interface LockRequest {
+  readonly keys: readonly string[];
+  readonly storeKeys: readonly string[];
+  readonly options: ResolvedLockOptions;
+}
 
 /**
  * A grant that reached a waiter without its own attempt: from the store's
@@ -15,6 +23,8 @@ export interface QueuedGrant {
   readonly startedAt: number;
   /** Passed on by a holder in this process rather than granted by the store's line. */
   readonly local?: boolean;
+  /** The lock itself, when it was made for this waiter as it was passed on. */
+  readonly lock?: Lock;
 }
 
 /**
@@ -42,14 +52,20 @@ export class LockWaiter {
   private readonly onAbort = () =>
     this.fail(new LockAbortedError(this.keys, { cause: this.signal?.reason }));
 
+  readonly keys: readonly string[];
+  /** The lease the waiter asks for, in ms. */
+  readonly ttl: number;
+  private readonly signal?: AbortSignal;
+
   constructor(
-    readonly keys: readonly string[],
-    /** The lease the waiter asks for, in ms. */
-    readonly ttl: number,
-    waitTimeout: number,
+    readonly request: LockRequest,
     retryAfterMs: number,
-    private readonly signal?: AbortSignal,
   ) {
+    const { keys, options } = request;
+    const waitTimeout = options.waitTimeout;
+    this.keys = keys;
+    this.ttl = options.ttl;
+    this.signal = options.signal;
     this.retryAfterMs = retryAfterMs;
     this.cancellation = new Promise<never>(
       (_, reject) => (this.cancel = reject),
@@ -70,8 +86,8 @@ export class LockWaiter {
         waitTimeout,
       );
     }
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    if (signal?.aborted) this.onAbort();
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (this.signal?.aborted) this.onAbort();
   }
 
   /** Resolves with `work`, or rejects as soon as the wait is given up. */

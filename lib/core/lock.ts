@@ -4,7 +4,11 @@ import {
   type LockLostReason,
 } from './errors/lock-lost.error.js';
 import { MAX_TIMER_DELAY } from './lock-options.js';
-import type { LockOutcome, LockStore } from './stores/lock-store.js';
+import type {
+  HandoffResult,
+  LockOutcome,
+  LockStore,
+} from './stores/lock-store.js';
 
 /** What a lock needs from the manager that granted it. @internal */
 export interface LockRuntime {
@@ -27,6 +31,17 @@ export interface LockGrant {
   maxHold: number;
   startedAt: number;
   validityMs?: number;
+  /**
+   * A lock passed on in this process before the store confirmed the
+   * handoff: valid until the previous holder's validity ends (or its own
+   * lease, if sooner), then, once `confirmed` answers `ok` with this lock's
+   * fence, for its own lease.
+   * `undefined` means no answer (the lock keeps the previous validity).
+   */
+  pending?: {
+    readonly validUntil: number;
+    readonly confirmed: Promise<HandoffResult | undefined>;
+  };
 }
 
 /**
@@ -57,6 +72,8 @@ export class Lock {
   private expiryTimer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
   private releasing?: Promise<void>;
+  /** Settles once the store answered the handoff that granted this lock. */
+  private confirming?: Promise<void>;
   private readonly ttl: number;
   private readonly holdUntil: number;
 
@@ -73,11 +90,21 @@ export class Lock {
     this.ttl = grant.ttl;
     this.acquiredAt = grant.startedAt;
     this.holdUntil = grant.startedAt + grant.maxHold;
-    this.validUntil = runtime.validity(
+    const validUntil = runtime.validity(
       grant.ttl,
       grant.startedAt,
       grant.validityMs,
     );
+    const pending = grant.pending;
+    // NOTE: until the answer comes, the key is held by the previous lease or,
+    // from some moment after the send, by this one: trust the earlier end.
+    this.validUntil = pending
+      ? Math.min(pending.validUntil, validUntil)
+      : validUntil;
+    this.confirming = pending?.confirmed.then((result) => {
+      this.confirming = undefined;
+      this.confirm(result, validUntil);
+    });
   }
 
   /** The first key (the only one for a single-key lock). */
@@ -126,6 +153,7 @@ export class Lock {
    * aborts the signal.
    */
   async extend(ttl = this.ttl): Promise<void> {
+    if (this.confirming) await this.confirming;
     this.assertHeld();
     const lease = toLease(ttl);
     const startedAt = performance.now();
@@ -164,6 +192,10 @@ export class Lock {
     this.stopTimers();
     let outcome: LockOutcome;
     try {
+      // NOTE: a lock passed on ahead of the store's answer is released (or
+      // passed on again) only once that answer is in: the store then sees
+      // the calls in order, and fences keep growing with the server clock.
+      if (this.confirming) await this.confirming;
       outcome = await this.runtime.release(this);
     } catch (error) {
       if (this.state === 'held') this.armExpiry();
@@ -207,6 +239,16 @@ export class Lock {
     this.scheduleRenewal(this.ttl / 3);
   }
 
+  /**
+   * The lock was passed on to a waiter of this process: it is no longer
+   * held, and nothing may use its token again (a retried release could free
+   * the key under the new holder). @internal
+   */
+  passedOn(): void {
+    this.state = 'released';
+    this.stopTimers();
+  }
+
   /** Marks the lock lost and aborts its signal. @internal */
   lose(reason: LockLostReason): void {
     if (this.state !== 'held') return;
@@ -233,6 +275,19 @@ export class Lock {
 
   private notHeldError(): LockLostError {
     return this.lostError(this.lostReason ?? 'expired');
+  }
+
+  /**
+   * The store's answer to the handoff that passed this lock on: `ok` with
+   * the expected fence starts its own lease's validity; a refusal means the
+   * previous holder's lease was gone, so this lock never was held.
+   */
+  private confirm(result: HandoffResult | undefined, validUntil: number): void {
+    if (!result || this.state !== 'held') return;
+    if (result.outcome !== 'ok') return this.lose(result.outcome);
+    if (result.fence !== this.fence) return this.lose('not-owner');
+    this.validUntil = validUntil;
+    if (this.controller || this.expiryTimer) this.armExpiry();
   }
 
   private scheduleRenewal(delay: number): void {

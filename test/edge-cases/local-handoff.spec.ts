@@ -5,6 +5,8 @@
  */
 import {
   LockAbortedError,
+  LockBackendUnavailableError,
+  LockLostError,
   LockManager,
   MemoryLockStore,
   RedisLockStore,
@@ -30,34 +32,117 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((locks) => locks.close()));
 });
 
-test('a release passes the lock to the next local waiter in one store call', async () => {
+test('a release passes the lock to the next local waiter at once, and the store moves the lease in one call', async () => {
   const { store, locks } = setup();
-  const first = await locks.acquire('handoff:one', { ttl: 5000 });
-  const waiting = locks.acquire('handoff:one', { ttl: 2000 });
+  const first = await locks.acquire('handoff:one', { ttl: 1000 });
+  const waiting = locks.acquire('handoff:one', { ttl: 5000 });
   await sleep(20); // the waiter is queued
+  store.handOffDelay = 50;
   const before = performance.now();
-  await first.release();
-  const after = performance.now();
+  const releasing = first.release();
   const second = await waiting;
+  // granted before the store answered: the old lease still holds the key
+  expect(performance.now() - before).toBeLessThan(50);
+  expect(await redis.admin.get('lock:{handoff:one}')).toContain(first.token);
+  expect(second.token).not.toBe(first.token);
+  expect(second.fence).toBe(first.fence + 1);
+  expect(second.acquiredAt).toBeGreaterThanOrEqual(before);
+  // until the answer, trusted no longer than the old lock was
+  expect(second.remainingTime).toBeLessThanOrEqual(1000);
+  await releasing;
+  // then for its own lease, counted from when the handoff was sent
+  expect(second.remainingTime).toBeGreaterThan(4000);
+  expect(second.remainingTime).toBeLessThanOrEqual(
+    5000 - (performance.now() - before) + 1,
+  );
+  expect(await redis.admin.get('lock:{handoff:one}')).toMatch(
+    new RegExp(`^w?${second.fence}:${second.token}$`),
+  );
+  expect(await redis.admin.pttl('lock:{handoff:one}')).toBeGreaterThan(4000);
   expect(store.calls.handOff).toBe(1);
   expect(store.calls.release).toBe(0);
   expect(store.calls.grants).toBe(0);
-  expect(second.token).not.toBe(first.token);
-  expect(second.fence).toBeGreaterThan(first.fence);
-  // validity counts from when the handoff was sent, with the waiter's ttl
-  // (never later than the send: the lease may have started right then)
-  expect(second.acquiredAt).toBeGreaterThanOrEqual(before);
-  expect(second.acquiredAt).toBeLessThanOrEqual(after);
-  expect(second.remainingTime).toBeLessThanOrEqual(2000);
-  expect(second.remainingTime).toBeGreaterThan(1500);
-  expect(await redis.admin.pttl('lock:{handoff:one}')).toBeLessThanOrEqual(
-    2000,
-  );
   await second.release();
   expect(await redis.admin.exists('lock:{handoff:one}')).toBe(0);
 });
 
-test('a waiter that gave up during the handoff leaves the lock to the next one', async () => {
+test('a handoff the store refuses (the old lease was gone) takes the passed-on lock back', async () => {
+  const { store, locks } = setup();
+  const first = await locks.acquire('handoff:refused', { ttl: 5000 });
+  const waiting = locks.acquire('handoff:refused');
+  await sleep(20);
+  await redis.admin.del('lock:{handoff:refused}'); // the lease is lost
+  store.handOffDelay = 20;
+  const releasing = first.release();
+  const second = await waiting;
+  const { signal } = second;
+  await expect(releasing).rejects.toMatchObject({ reason: 'expired' });
+  expect(signal.aborted).toBe(true);
+  expect(signal.reason).toBeInstanceOf(LockLostError);
+  expect(second.isHeld).toBe(false);
+  expect(second.lostReason).toBe('expired');
+  await expect(second.release()).rejects.toBeInstanceOf(LockLostError);
+  expect(await redis.admin.exists('lock:{handoff:refused}')).toBe(0);
+});
+
+test('a handoff without an answer never uses the old token again; the new lock keeps the old validity', async () => {
+  const { store, locks } = setup();
+  const first = await locks.acquire('handoff:silent', { ttl: 3000 });
+  const waiting = locks.acquire('handoff:silent', { ttl: 20_000 });
+  await sleep(20);
+  store.failHandOff = 1; // it runs, but the answer is lost
+  const releasing = first.release();
+  const second = await waiting;
+  await expect(releasing).rejects.toBeInstanceOf(LockBackendUnavailableError);
+  // a retried release does nothing: the key may belong to the new holder
+  await first.release();
+  expect(store.calls.release).toBe(0);
+  expect(first.isHeld).toBe(false);
+  expect(second.isHeld).toBe(true);
+  expect(second.remainingTime).toBeLessThanOrEqual(3000);
+  await second.release();
+  expect(store.calls.release).toBe(1);
+  expect(await redis.admin.exists('lock:{handoff:silent}')).toBe(0);
+});
+
+test('a passed-on lock extends only after the store answered the handoff', async () => {
+  const { store, locks } = setup();
+  const first = await locks.acquire('handoff:extend', { ttl: 5000 });
+  const waiting = locks.acquire('handoff:extend', { ttl: 5000 });
+  await sleep(20);
+  store.handOffDelay = 50;
+  const releasing = first.release();
+  const second = await waiting;
+  const extended = second.extend(9000);
+  expect(store.calls.extend).toBe(0);
+  await releasing;
+  await extended;
+  expect(store.calls.extend).toBe(1);
+  expect(await redis.admin.pttl('lock:{handoff:extend}')).toBeGreaterThan(8000);
+  await second.release();
+});
+
+test('close() during a handoff leaves no orphan lease', async () => {
+  const { store, locks } = setup();
+  const first = await locks.acquire('handoff:close', { ttl: 20_000 });
+  const waiting = locks.acquire('handoff:close', { ttl: 20_000 });
+  await sleep(20);
+  store.handOffDelay = 50;
+  const releasing = first.release();
+  const second = await waiting;
+  await locks.close();
+  await releasing;
+  expect(second.isHeld).toBe(false);
+  expect(store.calls.handOff).toBe(1);
+  expect(await redis.admin.exists('lock:{handoff:close}')).toBe(0);
+});
+
+async function untilAcquireSent(store: CountingQueueingStore): Promise<void> {
+  const sent = store.calls.acquire;
+  while (store.calls.acquire === sent) await sleep(5);
+}
+
+test('a lock passed to a waiter that gives up before taking it goes to the next waiter', async () => {
   const { store, locks } = setup();
   const first = await locks.acquire('handoff:gave-up', { ttl: 5000 });
   const controller = new AbortController();
@@ -66,55 +151,50 @@ test('a waiter that gave up during the handoff leaves the lock to the next one',
   });
   const patient = locks.acquire('handoff:gave-up');
   await sleep(20);
-  store.handOffDelay = 50;
-  const releasing = first.release();
-  await sleep(10);
+  // the quitter renews its place within a second; that attempt is slow, so
+  // the lock reaches it in the middle of it, and it gives up right then
+  store.acquireDelay = 200;
+  await untilAcquireSent(store);
+  await first.release();
   controller.abort();
   await expect(quitter).rejects.toBeInstanceOf(LockAbortedError);
-  await releasing;
   const lock = await patient;
   expect(lock.isHeld).toBe(true);
-  expect(lock.fence).toBeGreaterThan(first.fence);
-  // passed on in the process: no release, no trip through the line
-  expect(store.calls.handOff).toBe(1);
+  expect(lock.fence).toBe(first.fence + 2);
+  // passed on twice in the process: no release, no trip through the line
+  expect(store.calls.handOff).toBe(2);
   expect(store.calls.release).toBe(0);
   expect(store.calls.grants).toBe(0);
   await lock.release();
 });
 
-test('a waiter that failed during the handoff leaves no orphan lease', async () => {
+test('a lock passed on but lost before its waiter took it is never used: the waiter goes on waiting', async () => {
   const { store, locks } = setup();
-  const first = await locks.acquire('handoff:failed', { ttl: 20_000 });
-  const failing = locks.acquire('handoff:failed', { ttl: 20_000 });
-  await sleep(20); // queued; it renews its place within a second
-  store.handOffDelay = 1300;
-  store.failAcquire = 1; // that renewal gets no answer: the wait fails
-  const releasing = first.release();
-  await expect(failing).rejects.toThrow(/acquire got no answer/);
-  await releasing;
-  expect(store.calls.handOff).toBe(1);
-  const other = setup();
-  const lock = await other.locks.tryAcquire('handoff:failed');
-  expect(lock?.isHeld).toBe(true);
-  await lock?.release();
-});
-
-test('close() during a handoff leaves no orphan lease', async () => {
-  const { store, locks } = setup();
-  const first = await locks.acquire('handoff:close', { ttl: 20_000 });
-  const waiting = locks.acquire('handoff:close').catch((error: Error) => error);
+  const key = 'handoff:lost-early';
+  const first = await locks.acquire(key, { ttl: 5000 });
+  const runs: { fence: number; held: boolean }[] = [];
+  const waiting = locks.using(key, (lock) => {
+    runs.push({ fence: lock.fence, held: lock.isHeld });
+  });
   await sleep(20);
-  store.handOffDelay = 50;
-  const releasing = first.release();
-  await sleep(10);
-  await locks.close();
-  await releasing;
-  expect(await waiting).toBeInstanceOf(Error);
+  // the waiter's renewal of its place is slow: the lock reaches it meanwhile
+  store.acquireDelay = 300;
+  await untilAcquireSent(store);
+  // the old lease is lost and another owner holds the key for 300 ms
+  await redis.admin.set('lock:{handoff:lost-early}', '1:intruder', 'PX', 300);
+  await expect(first.release()).rejects.toMatchObject({
+    reason: 'not-owner',
+  });
+  store.acquireDelay = 0;
+  await waiting;
+  expect(runs).toHaveLength(1);
+  expect(runs[0].held).toBe(true);
+  expect(runs[0].fence).not.toBe(first.fence + 1);
   expect(store.calls.handOff).toBe(1);
-  expect(await redis.admin.exists('lock:{handoff:close}')).toBe(0);
+  expect(await redis.admin.exists('lock:{handoff:lost-early}')).toBe(0);
 });
 
-test('a handed-on lock that nobody is left to take is released, not orphaned', async () => {
+test('a lock passed to a waiter that gives up, with nobody after it, is released', async () => {
   const { store, locks } = setup();
   const first = await locks.acquire('handoff:orphan', { ttl: 5000 });
   const controller = new AbortController();
@@ -122,12 +202,11 @@ test('a handed-on lock that nobody is left to take is released, not orphaned', a
     signal: controller.signal,
   });
   await sleep(20);
-  store.handOffDelay = 50;
-  const releasing = first.release();
-  await sleep(10);
+  store.acquireDelay = 200;
+  await untilAcquireSent(store);
+  await first.release();
   controller.abort();
   await expect(quitter).rejects.toBeInstanceOf(LockAbortedError);
-  await releasing;
   expect(store.calls.handOff).toBe(1);
   // another process takes the key at once: no 5 s lease was left behind
   const other = setup();
@@ -139,6 +218,20 @@ test('a handed-on lock that nobody is left to take is released, not orphaned', a
   }
   expect(lock?.isHeld).toBe(true);
   await lock?.release();
+});
+
+test('handoffs while no other process waits do not count against localHandoffs', async () => {
+  const { store, locks } = setup(1);
+  const key = 'handoff:alone';
+  const first = await locks.acquire(key);
+  const waiting = Array.from({ length: 5 }, () =>
+    locks.using(key, () => sleep(2)),
+  );
+  await sleep(20);
+  await first.release();
+  await Promise.all(waiting);
+  expect(store.calls.handOff).toBe(5);
+  expect(store.calls.grants).toBe(0);
 });
 
 test('localHandoffs bounds the local streak while another process waits', async () => {

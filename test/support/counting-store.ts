@@ -32,6 +32,8 @@ export class CountingStore implements LockStore {
   failRelease = 0;
   /** How many of the next acquires fail with LockBackendUnavailableError. */
   failAcquire = 0;
+  /** Milliseconds each acquire waits before it reaches the inner store. */
+  acquireDelay = 0;
 
   constructor(readonly inner: LockStore) {}
 
@@ -48,6 +50,10 @@ export class CountingStore implements LockStore {
         new LockBackendUnavailableError('injected: acquire got no answer'),
       );
     }
+    if (this.acquireDelay > 0)
+      return sleep(this.acquireDelay).then(() =>
+        this.inner.acquire(keys, token, ttlMs, options),
+      );
     return this.inner.acquire(keys, token, ttlMs, options);
   }
 
@@ -109,6 +115,8 @@ export class CountingQueueingStore
 
   /** Milliseconds each handoff waits before it reaches the inner store. */
   handOffDelay = 0;
+  /** How many of the next handoffs run but answer LockBackendUnavailableError. */
+  failHandOff = 0;
 
   async handOff(
     key: string,
@@ -117,8 +125,16 @@ export class CountingQueueingStore
     ttlMs: number,
   ): Promise<HandoffResult> {
     this.calls.handOff++;
-    if (this.handOffDelay > 0)
-      await new Promise((resolve) => setTimeout(resolve, this.handOffDelay));
-    return this.inner.handOff!(key, token, nextToken, ttlMs);
+    if (this.handOffDelay > 0) await sleep(this.handOffDelay);
+    const result = await this.inner.handOff!(key, token, nextToken, ttlMs);
+    if (this.failHandOff > 0) {
+      this.failHandOff--;
+      throw new LockBackendUnavailableError('injected: handOff got no answer');
+    }
+    return result;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -8,10 +8,12 @@ import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
  *    1  token held every key; all released
  *    0  some key had no lease any more (it had expired)
  *   -1  some key is held by another owner (left untouched)
- *   a handoff answers the new holder's fence (> 1) instead of 1.
+ *   a handoff answers {new holder's fence, 1 if another client is queued
+ *   for the key, else 0} instead of 1 (a resent one: the fence alone).
  *
  * A handoff gives the key straight to `nextToken` (a waiter in the same
- * process) with a lease of `ttl` ms and a new fence, keeping the waiting mark:
+ * process) with a lease of `ttl` ms and the fence plus one (the engine gives
+ * the waiter that fence before the answer comes), keeping the waiting mark:
  * the key is never free, so nobody in line takes it in between. The calling
  * process's own place in line, if it has one, moves to the back: a handoff
  * is a turn of that process, and the processes behind it come first. Run
@@ -53,21 +55,18 @@ local function pass_on(key, token, next_token, ttl)
   if not fence then
     return fence_of(value, next_token) or -1
   end
-  local next_fence, next_text = now()
-  if next_fence <= fence then
-    next_fence = fence + 1
-    next_text = string.format('%.0f', next_fence)
-  end
-  local mark = ''
+  local next_fence = fence + 1
+  local next_text = string.format('%.0f', next_fence)
+  local mark, waiting = '', 0
   if string.byte(value, 1) == 119 then
     mark = 'w'
     local queue = key .. ':q'
-    if redis.call('LREM', queue, 1, client) > 0 then
-      redis.call('RPUSH', queue, client)
-    end
+    local mine = redis.call('LREM', queue, 1, client)
+    if mine > 0 then redis.call('RPUSH', queue, client) end
+    if redis.call('LLEN', queue) > mine then waiting = 1 end
   end
   redis.call('SET', key, mark .. next_text .. ':' .. next_token, 'PX', ttl)
-  return next_fence
+  return {next_fence, waiting}
 end
 local reply, first, arg = {}, 1, 4
 for r = 1, tonumber(ARGV[3]) do

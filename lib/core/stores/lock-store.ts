@@ -89,8 +89,8 @@ export interface QueueingLockStore extends LockStore {
 
   /**
    * Passes the lease that `token` holds on `key` straight to `nextToken` (a
-   * waiter in the same process), with a lease of `ttlMs` and a new, larger
-   * fence, in one step: the key is never free in between, so nobody in line
+   * waiter in the same process), with a lease of `ttlMs` and the fence plus
+   * one, in one step: the key is never free in between, so nobody in line
    * takes it, and whoever waited keeps waiting (the key stays marked). This
    * store instance's own place in the key's queue, if it has one, moves to
    * the back: the handoff was its turn. When
@@ -99,6 +99,10 @@ export interface QueueingLockStore extends LockStore {
    * after a reconnect) finds `nextToken` holding the key and answers `ok`
    * with its fence. Optional: without it, every release goes through the
    * queue.
+   *
+   * NOTE: the engine gives the waiter the lock, with the fence plus one,
+   * before the answer comes; a store that answers another fence makes the
+   * engine treat the passed-on lock as lost.
    */
   handOff?(
     key: string,
@@ -110,7 +114,16 @@ export interface QueueingLockStore extends LockStore {
 
 /** What a {@link QueueingLockStore.handOff} did: the new holder's fence, or why nothing changed. */
 export type HandoffResult =
-  | { readonly outcome: 'ok'; readonly fence: number }
+  | {
+      readonly outcome: 'ok';
+      readonly fence: number;
+      /**
+       * Whether another client (process) is queued for the key; when it is
+       * not (`false`), the engine does not count the handoff against
+       * `localHandoffs`. Absent: assumed queued.
+       */
+      readonly contended?: boolean;
+    }
   | { readonly outcome: 'expired' | 'not-owner' };
 
 /** A grant made to a queued ticket. */

@@ -140,7 +140,10 @@ export class MemoryLockStore implements QueueingLockStore {
     if (entry.token !== token) return { outcome: 'not-owner' };
     // NOTE: every place in this store's queues belongs to its one process,
     // so "this process's place goes to the back" changes no order here.
-    const fence = this.nextFence();
+    // NOTE: the fence plus one, as the engine predicts (see handOff in
+    // QueueingLockStore); later grants of any key count on from there.
+    const fence = entry.fence + 1;
+    this.lastFence = Math.max(this.lastFence, fence);
     this.entries.set(key, {
       fence,
       token: nextToken,

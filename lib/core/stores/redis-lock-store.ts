@@ -230,6 +230,9 @@ export class RedisLockStore implements QueueingLockStore {
     this.listeners.clear();
     this.subscribing.clear();
     this.grantListeners.clear();
+    // NOTE: requests of this turn go out before QUIT (a release made while
+    // the application shuts down must not be lost).
+    if (this.flushing) this.flush();
     const closing: Promise<unknown>[] = [];
     if (this.subscriber) closing.push(quit(this.subscriber));
     if (this.ownsClient) closing.push(quit(this.client));
@@ -525,15 +528,25 @@ function releaseArgs(request: PendingRelease, args: (string | number)[]): void {
   else args.push(-1, request.token, request.next, request.ttl!);
 }
 
-/** One outcome code per request; a handoff answers the new fence (> 1) for `ok`. */
+/**
+ * One outcome code per request; a handoff answers `[fence, waiting]` for
+ * `ok` (the fence alone when resent: whether others wait is then unknown).
+ */
 function decodeReleases(
   batch: readonly PendingRelease[],
   reply: unknown,
 ): void {
-  const codes = reply as number[];
+  const codes = reply as (number | [number, number])[];
   batch.forEach((request, index) => {
     const code = codes[index];
-    if (request.next === undefined) request.resolve(toLockOutcome(code));
+    if (request.next === undefined)
+      request.resolve(toLockOutcome(code as number));
+    else if (Array.isArray(code))
+      request.resolve({
+        outcome: 'ok',
+        fence: code[0],
+        contended: code[1] === 1,
+      });
     else
       request.resolve(
         code > 1
