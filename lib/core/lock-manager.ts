@@ -68,8 +68,6 @@ interface KeyQueue {
   lastNotice: number;
   /** This process's place in the store's queue (queueing stores, single-key waits). */
   ticket?: Ticket;
-  /** Local handoffs since this process last got the key from the store. */
-  handoffs: number;
   subscription?: Promise<() => void>;
 }
 
@@ -123,6 +121,13 @@ export class LockManager {
   /** Fast-path attempts under way in this process, per single store key. */
   private readonly inFlight = new Map<string, number>();
   private readonly waiting = new Set<LockWaiter>();
+  /**
+   * Counted local handoffs per store key since this process last got the key
+   * from the store or released it. NOTE: kept apart from the key's waiters,
+   * which come and go: a process with one waiter at a time would otherwise
+   * start a new streak on every pass and keep the key from the line.
+   */
+  private readonly streaks = new Map<string, number>();
   private readonly runtime: LockRuntime;
   /** The store's queue, when it keeps one. */
   private readonly queueing?: QueueingLockStore;
@@ -219,6 +224,13 @@ export class LockManager {
     );
     if (held) return fn(held);
     const lock = await this.take(request);
+    const lostEarly = lock.lostReason;
+    if (lostEarly) {
+      // NOTE: a lock passed on in this process can be lost before `fn` runs
+      // (its handoff refused): `fn` must not run under it.
+      await lock.release().catch(noop);
+      throw lock.lostError(lostEarly);
+    }
     const context = { current: lock, outer: this.context.getStore() };
     let result: T;
     try {
@@ -254,6 +266,10 @@ export class LockManager {
     if (this.closed) return;
     this.closed = true;
     for (const waiter of this.waiting) waiter.fail(closedError());
+    // NOTE: one turn for the failed waiters to clean up (a grant that reached
+    // one of them is released, its place in line given up) before the store
+    // closes.
+    await new Promise((resolve) => setImmediate(resolve));
     const locks = [...this.held.values()];
     for (const lock of locks) lock.lose('closed');
     await Promise.allSettled(locks.map((lock) => lock.release()));
@@ -676,7 +692,6 @@ export class LockManager {
         waiters: [],
         others: new Set(),
         lastNotice: 0,
-        handoffs: 0,
       };
       this.queues.set(storeKey, queue);
     }
@@ -769,10 +784,8 @@ export class LockManager {
       pending,
     });
     this.held.set(token, lock);
-    if (!local && request.storeKeys.length === 1) {
-      const queue = this.queues.get(request.storeKeys[0]);
-      if (queue) queue.handoffs = 0;
-    }
+    if (!local && request.storeKeys.length === 1)
+      this.streaks.delete(request.storeKeys[0]);
     if (request.options.autoRenew) lock.startRenewal();
     return lock;
   }
@@ -809,17 +822,20 @@ export class LockManager {
    * holder.
    */
   private async releaseLock(lock: Lock): Promise<LockOutcome> {
+    const key = lock.storeKeys.length === 1 ? lock.storeKeys[0] : undefined;
     const queue =
-      this.handsOff && lock.storeKeys.length === 1 && !this.closed
-        ? this.queues.get(lock.storeKeys[0])
+      this.handsOff && key !== undefined && !this.closed
+        ? this.queues.get(key)
         : undefined;
+    const streak = (key !== undefined && this.streaks.get(key)) || 0;
     const next =
       queue &&
-      queue.handoffs < this.localHandoffs &&
+      streak < this.localHandoffs &&
       lock.remainingTime >= PASS_MIN_VALIDITY_MS
         ? queue.waiters.find((waiter) => !waiter.granted && !waiter.cancelled)
         : undefined;
     if (!queue || !next) {
+      if (key !== undefined) this.streaks.delete(key);
       const outcome = await this.store.release(lock.storeKeys, lock.token);
       this.onReleased(lock, outcome === 'ok');
       return outcome;
@@ -827,22 +843,28 @@ export class LockManager {
     const token = createLockToken();
     const sentAt = performance.now();
     const validUntil = sentAt + lock.remainingTime;
-    const handoff = this.queueing!.handOff!(
+    const handoff = this.passLease(
       queue.key,
       lock.token,
       token,
       next.ttl,
+      validUntil,
     );
     lock.passedOn();
     this.held.delete(lock.token);
-    queue.handoffs++;
-    // NOTE: a handoff while no other process is queued for the key is not
-    // counted: the bound exists to give the line its turn. The count is
-    // settled before the new lock can be released (it waits for this).
+    this.streaks.set(queue.key, streak + 1);
+    // NOTE: a handoff while no other process is queued for the key (and no
+    // multi-key waiter of this process wants it) is not counted: the bound
+    // exists to give others their turn. The count is settled before the new
+    // lock can be released (that waits for this).
     const confirmed = handoff.then(
       (result): HandoffResult => {
-        if (result.outcome === 'ok' && result.contended === false)
-          queue.handoffs = 0;
+        if (
+          result.outcome === 'ok' &&
+          result.contended === false &&
+          queue.others.size === 0
+        )
+          this.streaks.set(queue.key, streak);
         return result;
       },
       () => undefined,
@@ -865,6 +887,37 @@ export class LockManager {
     };
     next.wake();
     return (await handoff).outcome;
+  }
+
+  /**
+   * The store's handoff of `key` from `token` to `nextToken`, sent again
+   * while the store does not answer and the lease lasts (`validUntil`): a
+   * handoff that never ran would leave the old lease blocking the key for
+   * its whole ttl, and a resent one answers the same (the store finds
+   * `nextToken` holding the key).
+   */
+  private async passLease(
+    key: string,
+    token: string,
+    nextToken: string,
+    ttl: number,
+    validUntil: number,
+  ): Promise<HandoffResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.queueing!.handOff!(key, token, nextToken, ttl);
+      } catch (error) {
+        const delay = 50 * attempt;
+        if (
+          attempt >= 3 ||
+          this.closed ||
+          !(error instanceof LockBackendUnavailableError) ||
+          performance.now() + delay >= validUntil
+        )
+          throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   private onReleased(lock: Lock, freed: boolean): void {

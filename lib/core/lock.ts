@@ -181,8 +181,9 @@ export class Lock {
    * `release` again retries (the lease runs out in any case).
    */
   release(): Promise<void> {
+    if (this.releasing) return this.releasing;
     if (this.state === 'released') return Promise.resolve();
-    this.releasing ??= this.sendRelease().finally(
+    this.releasing = this.sendRelease().finally(
       () => (this.releasing = undefined),
     );
     return this.releasing;
@@ -286,6 +287,8 @@ export class Lock {
     if (!result || this.state !== 'held') return;
     if (result.outcome !== 'ok') return this.lose(result.outcome);
     if (result.fence !== this.fence) return this.lose('not-owner');
+    // NOTE: an answer after the validity ran out does not revive the lock.
+    if (performance.now() >= this.validUntil) return this.lose('expired');
     this.validUntil = validUntil;
     if (this.controller || this.expiryTimer) this.armExpiry();
   }

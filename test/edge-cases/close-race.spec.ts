@@ -60,3 +60,13 @@ test('a wait that starts after close() began fails at once instead of waiting ou
     client.disconnect();
   }
 });
+
+test('a release made in the same turn as the store closes is still sent', async () => {
+  const store = new RedisLockStore({ url: redis.server.url });
+  const held = await store.acquire(['edge:close-flush'], 'holder', 10_000);
+  expect(held.acquired).toBe(true);
+  const released = store.release(['edge:close-flush'], 'holder');
+  await store.close();
+  expect(await released).toBe('ok');
+  expect(await redis.admin.exists('edge:close-flush')).toBe(0);
+});

@@ -85,15 +85,34 @@ test('a handoff the store refuses (the old lease was gone) takes the passed-on l
   expect(await redis.admin.exists('lock:{handoff:refused}')).toBe(0);
 });
 
-test('a handoff without an answer never uses the old token again; the new lock keeps the old validity', async () => {
+test('a handoff without an answer is sent again (it answers the same)', async () => {
   const { store, locks } = setup();
-  const first = await locks.acquire('handoff:silent', { ttl: 3000 });
-  const waiting = locks.acquire('handoff:silent', { ttl: 20_000 });
+  const first = await locks.acquire('handoff:resent', { ttl: 3000 });
+  const waiting = locks.acquire('handoff:resent', { ttl: 20_000 });
   await sleep(20);
   store.failHandOff = 1; // it runs, but the answer is lost
   const releasing = first.release();
   const second = await waiting;
+  await releasing;
+  expect(store.calls.handOff).toBe(2);
+  expect(second.remainingTime).toBeGreaterThan(19_000);
+  await second.release();
+  expect(await redis.admin.exists('lock:{handoff:resent}')).toBe(0);
+});
+
+test('a handoff that never gets an answer never uses the old token again; the new lock keeps the old validity', async () => {
+  const { store, locks } = setup();
+  const first = await locks.acquire('handoff:silent', { ttl: 3000 });
+  const waiting = locks.acquire('handoff:silent', { ttl: 20_000 });
+  await sleep(20);
+  store.failHandOff = 3; // each one runs, but no answer comes back
+  const releasing = first.release();
+  // a second call while the first is under way shares its outcome
+  const again = first.release();
+  const second = await waiting;
   await expect(releasing).rejects.toBeInstanceOf(LockBackendUnavailableError);
+  await expect(again).rejects.toBeInstanceOf(LockBackendUnavailableError);
+  expect(store.calls.handOff).toBe(3);
   // a retried release does nothing: the key may belong to the new holder
   await first.release();
   expect(store.calls.release).toBe(0);
@@ -258,6 +277,39 @@ test('localHandoffs bounds the local streak while another process waits', async 
   expect(order).toHaveLength(6);
   expect(order.indexOf('b')).toBe(2);
   expect(here.store.calls.handOff).toBeGreaterThanOrEqual(2);
+});
+
+test('the bound holds for a process that has one waiter at a time', async () => {
+  const here = setup(1);
+  const there = setup(1);
+  const key = 'handoff:one-at-a-time';
+  const order: string[] = [];
+  let stop = false;
+  const loop = async (name: string) => {
+    while (!stop)
+      await here.locks.using(key, async () => {
+        order.push(name);
+        await sleep(5);
+      });
+  };
+  const first = await here.locks.acquire(key);
+  const remote = there.locks.using(
+    key,
+    () => {
+      order.push('b');
+      stop = true;
+    },
+    { waitTimeout: 3000 },
+  );
+  await sleep(20); // the other process is in line
+  const second = loop('a2'); // this process's only waiter
+  await sleep(20);
+  await first.release(); // passed on to a2
+  const third = loop('a1'); // waits while a2 holds: again the only waiter
+  await remote;
+  await Promise.all([second, third]);
+  // a2's release is the second in a row: it goes to the line
+  expect(order.indexOf('b')).toBe(1);
 });
 
 test('a process first in line still gives way after localHandoffs handoffs', async () => {

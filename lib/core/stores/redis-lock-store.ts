@@ -101,6 +101,8 @@ export class RedisLockStore implements QueueingLockStore {
   private acquires: PendingAcquire[] = [];
   private releases: PendingRelease[] = [];
   private flushing = false;
+  /** Script calls sent and not answered yet (close() waits for them). */
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(options: RedisLockStoreOptions = {}) {
     const operationTimeout = options.operationTimeout ?? 1000;
@@ -226,13 +228,16 @@ export class RedisLockStore implements QueueingLockStore {
   }
 
   async close(): Promise<void> {
+    // NOTE: requests of this turn go out, and every call under way is
+    // answered (a script the server did not know yet is sent again in full),
+    // before QUIT: a release made while the application shuts down must not
+    // be lost. Each call is bounded by the operation timeout.
+    if (this.flushing && !this.closed) this.flush();
     this.closed = true;
+    await Promise.allSettled([...this.running]);
     this.listeners.clear();
     this.subscribing.clear();
     this.grantListeners.clear();
-    // NOTE: requests of this turn go out before QUIT (a release made while
-    // the application shuts down must not be lost).
-    if (this.flushing) this.flush();
     const closing: Promise<unknown>[] = [];
     if (this.subscriber) closing.push(quit(this.subscriber));
     if (this.ownsClient) closing.push(quit(this.client));
@@ -408,10 +413,15 @@ export class RedisLockStore implements QueueingLockStore {
       return Promise.reject(
         new LockBackendUnavailableError('the store is closed'),
       );
-    const call = this.evaluate(script, keys, args);
-    return this.timeoutMs === undefined
-      ? call
-      : withTimeout(call, this.timeoutMs);
+    const evaluated = this.evaluate(script, keys, args);
+    const call =
+      this.timeoutMs === undefined
+        ? evaluated
+        : withTimeout(evaluated, this.timeoutMs);
+    this.running.add(call);
+    const done = () => this.running.delete(call);
+    call.then(done, done);
+    return call;
   }
 
   private async evaluate(
