@@ -261,6 +261,24 @@ describe('RedisLockStore queue specifics', () => {
     expect(await redis.admin.exists(one, two, `${two}:b`)).toBe(0);
   });
 
+  it('takes a ticket out of line even when its queued attempt leaves in the same turn', async () => {
+    const k = 'queue:{same-turn-leave}';
+    const [a, b] = [0, 1].map(
+      () => new RedisLockStore({ url: redis.server.url }),
+    );
+    opened.push(a, b);
+    await b.onGrant(() => {});
+    await b.leaveQueue('queue:{warm-up}', 'nothing'); // the script is loaded
+    await a.acquire([k], 'holder', 5000);
+    // the attempt is still in this turn's batch when the ticket is given up
+    const attempt = b.acquire([k], 'given-up', 5000, { queue: true });
+    const leaving = b.leaveQueue(k, 'given-up');
+    expect(await attempt).toMatchObject({ acquired: false });
+    await leaving;
+    expect(await redis.admin.llen(`${k}:q`)).toBe(0);
+    expect(await redis.admin.keys(`${k}:t:*`)).toEqual([]);
+  });
+
   it('says whether another client is in line when it hands off', async () => {
     const k = 'queue:{contended}';
     const [a, b] = [0, 1].map(

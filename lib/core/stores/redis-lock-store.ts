@@ -177,6 +177,10 @@ export class RedisLockStore implements QueueingLockStore {
   }
 
   async leaveQueue(key: string, token: string): Promise<void> {
+    // NOTE: after this turn's batch, which may still hold the queued attempt
+    // of this very ticket: run first, it would find nothing to take out, and
+    // the attempt would then put the given-up ticket back in line.
+    if (this.flushing) await new Promise((resolve) => setImmediate(resolve));
     await this.run(
       DEQUEUE_SCRIPT,
       [key],
