@@ -208,6 +208,10 @@ const CONTENDED_NOTES = [
 const CONTENDED_ROUNDS = SHORT ? 1 : 3;
 /** Length of one round of a contended row. */
 const CONTENDED_MS = SHORT ? 500 : 2000;
+// NOTE: every round starts with this much unmeasured contention: a fresh
+// process runs its hot code unoptimized at first, and a 2 s window would
+// otherwise measure the JIT's warm-up as much as the lock.
+const CONTENDED_WARMUP_MS = SHORT ? 100 : 1000;
 
 async function contendedSet(servers, options) {
   const runs = CONTENDED.map(() => []);
@@ -220,6 +224,7 @@ async function contendedSet(servers, options) {
         await runContended(servers, {
           ...CONTENDED[index],
           durationMs: CONTENDED_MS,
+          warmupMs: CONTENDED_WARMUP_MS,
           ...options,
         }),
       );
@@ -244,7 +249,7 @@ async function contendedSet(servers, options) {
 }
 
 const ROUNDS_NOTE = () =>
-  `Each row: median of ${CONTENDED_ROUNDS} round(s) of ${fmt(CONTENDED_MS / 1000, 1)} s, interleaved with the other rows in a rotating order (wait max: the largest of all rounds).`;
+  `Each row: median of ${CONTENDED_ROUNDS} round(s) of ${fmt(CONTENDED_MS / 1000, 1)} s measured after ${fmt(CONTENDED_WARMUP_MS / 1000, 1)} s of unmeasured contention (JIT warm-up), interleaved with the other rows in a rotating order (wait max: the largest of all rounds).`;
 
 async function scenario2(servers) {
   const sets = {};

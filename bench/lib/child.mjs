@@ -2,7 +2,8 @@
 // contender's heap, timers and JIT state never weigh on another's. The parent
 // and a child talk over the IPC channel:
 //   child -> { type: 'ready' }    connected and warmed up
-//   parent -> { type: 'start' }   begin the measured window
+//   parent -> { type: 'start' }   begin the measured window (or the warm-up)
+//   parent -> { type: 'measure' } warm-up over: measure from now (contended)
 //   parent -> { type: 'stop' }    end it now
 //   child -> { type: 'result', ... } then exits
 import { fork } from 'node:child_process';
@@ -63,10 +64,12 @@ export function scenarioProcess() {
       process.on('message', (m) => m.type === type && resolve(m)),
     );
   const started = message('start');
+  const measured = message('measure');
   const stopped = message('stop');
   return {
     params,
     started,
+    measured,
     stopped,
     ready: (extra = {}) => process.send({ type: 'ready', ...extra }),
     /** Sends the result and exits without waiting for cleanup. */

@@ -10,8 +10,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * One contended run. `servers` = { lock, counter } (from startRedisServer);
- * stops after `durationMs`, or earlier once `targetGrants` critical sections
- * have completed.
+ * the workers contend for `warmupMs` unmeasured (the JIT compiles the hot
+ * code of every contender alike), then for `durationMs` measured, or until
+ * `targetGrants` more critical sections have completed.
  */
 export async function runContended(
   servers,
@@ -22,6 +23,7 @@ export async function runContended(
     workers,
     mode = 'natural',
     holdMs = 1,
+    warmupMs = 0,
     durationMs,
     targetGrants = Infinity,
   },
@@ -44,14 +46,17 @@ export async function runContended(
   );
   try {
     await Promise.all(children.map((child) => child.ready));
+    for (const child of children) child.send({ type: 'start' });
+    if (warmupMs > 0) await sleep(warmupMs);
+    const before = Number(await counter.client.get('counter'));
     await lock.client.config('RESETSTAT');
     const startedAt = performance.now();
-    for (const child of children) child.send({ type: 'start' });
+    for (const child of children) child.send({ type: 'measure' });
     while (performance.now() - startedAt < durationMs) {
       await sleep(Math.min(50, durationMs / 10));
       if (
         targetGrants !== Infinity &&
-        Number(await counter.client.get('counter')) >= targetGrants
+        Number(await counter.client.get('counter')) - before >= targetGrants
       )
         break;
     }

@@ -5,14 +5,17 @@
 // steps aside until another worker of this process has been granted the key,
 // so that every grant is a handoff.
 //
-// Reports every grant (who, when asked, when granted, when released, on the
-// wall clock shared by all processes), the requests sent, and overlaps seen
-// in this process.
+// Reports every grant of the measured window (who, when asked, when granted,
+// when released, on the wall clock shared by all processes), the requests
+// sent in it, and overlaps seen in this process. The workers start at
+// 'start'; the window opens at 'measure' (after the parent's warm-up), so
+// that code still being compiled by the JIT does not count. Critical sections
+// are counted over the whole run, like the counter they are checked against.
 import { Redis } from 'ioredis';
 import { scenarioProcess } from '../lib/child.mjs';
 import { createContender } from '../lib/contenders.mjs';
 
-const { params, ready, started, stopped, finish } = scenarioProcess();
+const { params, ready, started, measured, stopped, finish } = scenarioProcess();
 const { contender, tuned, url, counterUrl, key, workers, mode, holdMs } =
   params;
 const TTL = 10_000;
@@ -27,6 +30,7 @@ let holder = -1;
 let overlaps = 0;
 let criticalSections = 0;
 let lastHolder = -1;
+let measureStart = Infinity;
 let handedOff = Promise.resolve();
 let signalHandoff = () => {};
 // NOTE: when a worker asked for the lock, while it waits; a wait still under
@@ -55,22 +59,25 @@ async function worker(id) {
     await counter.set('counter', value + 1);
     holder = -1;
     const releasedAt = now();
-    grants.push({
-      w: `${process.pid}:${id}`,
-      requestedAt,
-      grantedAt,
-      releasedAt,
-    });
+    if (grantedAt >= measureStart)
+      grants.push({
+        w: `${process.pid}:${id}`,
+        requestedAt,
+        grantedAt,
+        releasedAt,
+      });
     await lock.release(handle);
   }
 }
 
 ready();
 await started;
-const requestsBefore = lock.counter.requests;
-const gaveUpBefore = lock.counter.gaveUp;
 const loops = Array.from({ length: workers }, (_, id) => worker(id));
 loops.forEach((loop) => loop.catch((error) => console.error(error)));
+await measured;
+measureStart = now();
+const requestsBefore = lock.counter.requests;
+const gaveUpBefore = lock.counter.gaveUp;
 await stopped;
 const stoppedAt = now();
 const pendingWaits = [...waitingSince.values()].map((t) => stoppedAt - t);
