@@ -178,7 +178,10 @@ export class Lock {
    * more (expired, or taken by another owner after expiring); the store is
    * left untouched for keys held by another owner. If the store does not
    * answer, the call rejects and the lock stays as it was, so that calling
-   * `release` again retries (the lease runs out in any case).
+   * `release` again retries (the lease runs out in any case); except for a
+   * release that passed the lock on to a waiter of this process, which is
+   * never retried (the key may belong to that waiter by then). A call while
+   * a release is under way shares its outcome.
    */
   release(): Promise<void> {
     if (this.releasing) return this.releasing;
