@@ -293,7 +293,9 @@ export class Lock {
     // NOTE: an answer after the validity ran out does not revive the lock.
     if (performance.now() >= this.validUntil) return this.lose('expired');
     this.validUntil = validUntil;
-    if (this.controller || this.expiryTimer) this.armExpiry();
+    // NOTE: a release under way stopped the timers for good.
+    if ((this.controller || this.expiryTimer) && !this.releasing)
+      this.armExpiry();
   }
 
   private scheduleRenewal(delay: number): void {
