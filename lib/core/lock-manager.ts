@@ -524,20 +524,22 @@ export class LockManager {
           Promise.all(queues.map((queue) => this.subscribe(queue))),
         );
       for (;;) {
-        const passed = waiter.granted?.lock;
-        if (passed && !passed.isHeld) {
+        const grant = waiter.granted;
+        if (grant instanceof Lock && !grant.isHeld) {
           // NOTE: the lock passed to this waiter was lost before the waiter
           // took it (the store refused the handoff, or close() ran): the
           // caller must not run under it. Its release is harmless; waiting
           // goes on.
+          dropPassed(waiter);
           waiter.granted = undefined;
-          passed.release().catch(noop);
           if (this.closed) throw closedError();
           continue;
         }
-        if (waiter.granted) {
+        if (grant) {
           granted = true;
-          return passed ?? this.grantQueued(request, waiter.granted);
+          return grant instanceof Lock
+            ? grant
+            : this.grantQueued(request, grant);
         }
         if (asked) {
           asked = false;
@@ -716,9 +718,9 @@ export class LockManager {
     const index = queue.waiters.indexOf(waiter);
     if (index >= 0) queue.waiters.splice(index, 1);
     const late = grantedTtl === 0 ? waiter.granted : undefined;
-    // NOTE: a lock made for the waiter is released like any other, which
+    // NOTE: a lock passed to the waiter is released like any other, which
     // passes it on to the next local waiter when there is one.
-    if (late?.lock) late.lock.release().catch(noop);
+    if (late instanceof Lock) dropPassed(waiter);
     else if (late && !this.give(queue, late))
       this.releaseQuietly([queue.key], late.token);
     const head = index === 0 ? queue.waiters[0] : undefined;
@@ -731,7 +733,7 @@ export class LockManager {
     else if (
       head &&
       grantedTtl > 0 &&
-      waiter.granted?.local &&
+      waiter.granted instanceof Lock &&
       refusedAt !== undefined
     )
       head.wakeIn(
@@ -800,7 +802,6 @@ export class LockManager {
       granted.token,
       { acquired: true, fences: [granted.fence], validityMs: granted.ttl },
       granted.startedAt,
-      granted.local,
     );
   }
 
@@ -841,13 +842,14 @@ export class LockManager {
       return outcome;
     }
     const token = createLockToken();
+    const ttl = next.request.options.ttl;
     const sentAt = performance.now();
     const validUntil = sentAt + lock.remainingTime;
     const handoff = this.passLease(
       queue.key,
       lock.token,
       token,
-      next.ttl,
+      ttl,
       validUntil,
     );
     lock.passedOn();
@@ -872,19 +874,12 @@ export class LockManager {
     const passed = this.grant(
       next.request,
       token,
-      { acquired: true, fences: [lock.fence + 1], validityMs: next.ttl },
+      { acquired: true, fences: [lock.fence + 1], validityMs: ttl },
       sentAt,
       true,
       { validUntil, confirmed },
     );
-    next.granted = {
-      token,
-      fence: passed.fence,
-      ttl: next.ttl,
-      startedAt: sentAt,
-      local: true,
-      lock: passed,
-    };
+    next.granted = passed;
     next.wake();
     return (await handoff).outcome;
   }
@@ -950,7 +945,7 @@ function isQueueingStore(store: LockStore): store is QueueingLockStore {
 
 /** Releases a lock passed to `waiter` that it will not use. */
 function dropPassed(waiter: LockWaiter): void {
-  waiter.granted?.lock?.release().catch(noop);
+  if (waiter.granted instanceof Lock) waiter.granted.release().catch(noop);
 }
 
 /** The innermost lock of the chain that holds `key`. */

@@ -10,10 +10,7 @@ export interface LockRequest {
   readonly options: ResolvedLockOptions;
 }
 
-/**
- * A grant that reached a waiter without its own attempt: from the store's
- * queue (to this process's ticket), or from a holder in this process. @internal
- */
+/** A grant that the store's queue made to this process's ticket. @internal */
 export interface QueuedGrant {
   readonly token: string;
   readonly fence: number;
@@ -21,10 +18,6 @@ export interface QueuedGrant {
   readonly ttl: number;
   /** `performance.now()` at or before the lease started. */
   readonly startedAt: number;
-  /** Passed on by a holder in this process rather than granted by the store's line. */
-  readonly local?: boolean;
-  /** The lock itself, when it was made for this waiter as it was passed on. */
-  readonly lock?: Lock;
 }
 
 /**
@@ -38,8 +31,11 @@ export class LockWaiter {
   retryAfterMs: number;
   /** Set once the deadline passed or the signal aborted. */
   cancelled = false;
-  /** A grant made to this waiter's process, handed to it. */
-  granted?: QueuedGrant;
+  /**
+   * A grant made to this waiter's process, handed to it: from the store's
+   * queue, or a lock passed on by a holder in this process.
+   */
+  granted?: QueuedGrant | Lock;
   /** Rejects when the wait is given up; race every await against it. */
   readonly cancellation: Promise<never>;
 
@@ -50,22 +46,18 @@ export class LockWaiter {
   private readonly startedAt = performance.now();
   private cancel!: (error: Error) => void;
   private readonly onAbort = () =>
-    this.fail(new LockAbortedError(this.keys, { cause: this.signal?.reason }));
-
-  readonly keys: readonly string[];
-  /** The lease the waiter asks for, in ms. */
-  readonly ttl: number;
-  private readonly signal?: AbortSignal;
+    this.fail(
+      new LockAbortedError(this.request.keys, {
+        cause: this.request.options.signal?.reason,
+      }),
+    );
 
   constructor(
     readonly request: LockRequest,
     retryAfterMs: number,
   ) {
     const { keys, options } = request;
-    const waitTimeout = options.waitTimeout;
-    this.keys = keys;
-    this.ttl = options.ttl;
-    this.signal = options.signal;
+    const { waitTimeout, signal } = options;
     this.retryAfterMs = retryAfterMs;
     this.cancellation = new Promise<never>(
       (_, reject) => (this.cancel = reject),
@@ -86,8 +78,8 @@ export class LockWaiter {
         waitTimeout,
       );
     }
-    this.signal?.addEventListener('abort', this.onAbort, { once: true });
-    if (this.signal?.aborted) this.onAbort();
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (signal?.aborted) this.onAbort();
   }
 
   /** Resolves with `work`, or rejects as soon as the wait is given up. */
@@ -134,7 +126,7 @@ export class LockWaiter {
   dispose(): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     if (this.sleepTimer) clearTimeout(this.sleepTimer);
-    this.signal?.removeEventListener('abort', this.onAbort);
+    this.request.options.signal?.removeEventListener('abort', this.onAbort);
   }
 }
 
