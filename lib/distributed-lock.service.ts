@@ -125,12 +125,9 @@ export class DistributedLockService implements OnApplicationShutdown {
     instance: unknown,
     args: unknown[],
   ): Promise<unknown> {
-    return this.run(locked, args, undefined, async () => {
-      const result = await locked.method.apply(instance, args);
-      return isObservable(result)
-        ? lastValueFrom(result, { defaultValue: undefined })
-        : result;
-    });
+    return this.run(locked, args, undefined, () =>
+      thenOrNow(locked.method.apply(instance, args), settleObservable),
+    );
   }
 
   /**
@@ -183,14 +180,19 @@ export class DistributedLockService implements OnApplicationShutdown {
     let ran = false;
     let completed = false;
     let result: unknown;
+    const done = (value: unknown) => {
+      completed = true;
+      result = value;
+      return value;
+    };
     try {
       return await this.manager.using(
         keys,
-        async () => {
+        () => {
           ran = true;
-          result = await invoke();
-          completed = true;
-          return result;
+          // NOTE: no async wrapper: a method that answers at once costs no
+          // extra promise.
+          return thenOrNow(invoke(), done);
         },
         signal ? { ...plan.lockOptions, signal } : plan.lockOptions,
       );
@@ -259,4 +261,19 @@ function createStore(options: ResolvedDistributedLockModuleOptions): LockStore {
   if (options.store) return options.store;
   const { client, url, redisOptions, operationTimeout } = options;
   return new RedisLockStore({ client, url, redisOptions, operationTimeout });
+}
+
+/** `map(value)`, after `value` settles when it is a promise (or thenable). */
+function thenOrNow(value: unknown, map: (value: unknown) => unknown): unknown {
+  return typeof (value as { then?: unknown } | null | undefined)?.then ===
+    'function'
+    ? Promise.resolve(value).then(map)
+    : map(value);
+}
+
+/** The last value of an Observable (run to completion), or the value itself. */
+function settleObservable(value: unknown): unknown {
+  return isObservable(value)
+    ? lastValueFrom(value, { defaultValue: undefined })
+    : value;
 }

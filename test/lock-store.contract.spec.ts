@@ -117,6 +117,22 @@ describe.each(backends)('$name contract', (backend) => {
     expect(await store.release([k], 'tokenA')).toBe('not-owner');
   });
 
+  it('runs a release before an acquire of the same turn', async () => {
+    const k = key();
+    const other = key();
+    await store.acquire([k], 'tokenA', 5000);
+    await store.acquire([other], 'tokenC', 5000);
+    // NOTE: no await in between: one turn, one batch for the Redis store.
+    const [refused, released, granted] = await Promise.all([
+      store.acquire([other], 'tokenD', 5000),
+      store.release([k], 'tokenA'),
+      store.acquire([k], 'tokenB', 5000),
+    ]);
+    expect(refused.acquired).toBe(false);
+    expect(released).toBe('ok');
+    expect(granted.acquired).toBe(true);
+  });
+
   it('lets only the owner extend, and never revives an expired lease', async () => {
     const k = key();
     await store.acquire([k], 'tokenA', 100);
@@ -228,6 +244,55 @@ describe('RedisLockStore specifics', () => {
       'not-owner',
     );
     expect(await redis.admin.get('contract:{foreign}')).toBe('someone else');
+    await store.close();
+  });
+
+  it("sends a turn's releases, handoffs and acquires as one script call", async () => {
+    const store = new RedisLockStore({ url: redis.server.url });
+    const keys = ['contract:{turn1}', 'contract:{turn2}', 'contract:{turn3}'];
+    await Promise.all(keys.map((k) => store.acquire([k], `${k}:a`, 5000)));
+    await redis.admin.config('RESETSTAT');
+    const [released, passed, granted, refused] = await Promise.all([
+      store.release([keys[0]], `${keys[0]}:a`),
+      store.handOff(keys[1], `${keys[1]}:a`, `${keys[1]}:b`, 5000),
+      store.acquire([keys[0]], `${keys[0]}:b`, 5000),
+      store.acquire([keys[2]], `${keys[2]}:b`, 5000),
+    ]);
+    const stats = await redis.admin.info('commandstats');
+    expect(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1]).toBe('1');
+    expect(released).toBe('ok');
+    expect(passed).toEqual({
+      outcome: 'ok',
+      fence: expect.any(Number),
+      contended: false,
+    });
+    expect(granted.acquired).toBe(true);
+    expect(refused.acquired).toBe(false);
+    expect(await redis.admin.get(keys[1])).toMatch(/:contract:\{turn2\}:b$/);
+    await store.close();
+  });
+
+  it("answers a request that hits a command error with that error, and the turn's other requests as usual", async () => {
+    const store = new RedisLockStore({ url: redis.server.url });
+    await store.acquire(['contract:{iso1}'], 'a', 5000);
+    // NOTE: another application's hash where the key's wait queue would be.
+    await redis.admin.hset('contract:{iso2}:q', 'field', 'value');
+    const [released, broken, granted] = await Promise.allSettled([
+      store.release(['contract:{iso1}'], 'a'),
+      store.acquire(['contract:{iso2}'], 'b', 5000),
+      store.acquire(['contract:{iso3}'], 'c', 5000),
+    ]);
+    expect(released).toEqual({ status: 'fulfilled', value: 'ok' });
+    expect(broken).toEqual({
+      status: 'rejected',
+      reason: expect.objectContaining({
+        message: expect.stringMatching(/^WRONGTYPE/),
+      }),
+    });
+    expect(granted).toEqual({
+      status: 'fulfilled',
+      value: { acquired: true, fences: [expect.any(Number)] },
+    });
     await store.close();
   });
 

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { backoffDelay } from './backoff.js';
+import { callAsync } from './call-async.js';
 import { LockAbortedError } from './errors/lock-aborted.error.js';
 import { LockBackendUnavailableError } from './errors/lock-backend-unavailable.error.js';
 import { LockError } from './errors/lock-error.js';
@@ -349,7 +350,12 @@ export class LockManager {
     };
   }
 
-  private async take(request: LockRequest): Promise<Lock> {
+  /**
+   * One store attempt, then the lock or the wait. NOTE: written with `then`
+   * rather than `await`: this is the hot path of every lock, and each
+   * promise it saves counts (more so where async context tracking is on).
+   */
+  private take(request: LockRequest): Promise<Lock> {
     const { options, storeKeys } = request;
     if (options.signal?.aborted)
       throw new LockAbortedError(request.keys, {
@@ -373,31 +379,35 @@ export class LockManager {
     if (single !== undefined)
       this.inFlight.set(single, (this.inFlight.get(single) ?? 0) + 1);
     const startedAt = performance.now();
-    let result: AcquireResult;
-    try {
-      if (queue && !this.grantsLive) await this.listenForGrants();
-      result = await this.attempt(request, token, queue);
-    } catch (error) {
-      throw this.closed ? closedError() : error;
-    } finally {
-      if (single !== undefined) this.leaveFlight(single);
-    }
-    if (result.acquired) {
-      // NOTE: the caller gave up while the grant was in flight: hand it back.
-      if (options.signal?.aborted) {
-        this.releaseQuietly(storeKeys, token);
-        throw new LockAbortedError(request.keys, {
-          cause: options.signal.reason,
-        });
-      }
-      return this.grant(request, token, result, startedAt);
-    }
-    if (!waits)
-      throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
-    return this.wait(
-      request,
-      queue ? { token, startedAt, result } : undefined,
-      result.retryAfterMs,
+    const attempted =
+      queue && !this.grantsLive
+        ? this.listenForGrants().then(() => this.attempt(request, token, queue))
+        : this.attempt(request, token, queue);
+    return attempted.then(
+      (result) => {
+        if (single !== undefined) this.leaveFlight(single);
+        if (result.acquired) {
+          // NOTE: the caller gave up while the grant was in flight: hand it back.
+          if (options.signal?.aborted) {
+            this.releaseQuietly(storeKeys, token);
+            throw new LockAbortedError(request.keys, {
+              cause: options.signal.reason,
+            });
+          }
+          return this.grant(request, token, result, startedAt);
+        }
+        if (!waits)
+          throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
+        return this.wait(
+          request,
+          queue ? { token, startedAt, result } : undefined,
+          result.retryAfterMs,
+        );
+      },
+      (error: unknown) => {
+        if (single !== undefined) this.leaveFlight(single);
+        throw this.closed ? closedError() : error;
+      },
     );
   }
 
@@ -427,21 +437,23 @@ export class LockManager {
    * One store attempt; a failed or abandoned one is followed by a release by
    * token, and an abandoned queued one gives its ticket up.
    */
-  private async attempt(
+  private attempt(
     request: LockRequest,
     token: string,
     queue: boolean,
     waiter?: LockWaiter,
   ): Promise<AcquireResult> {
-    const pending = this.store.acquire(
-      request.storeKeys,
-      token,
-      request.options.ttl,
-      queue ? QUEUE : undefined,
+    // NOTE: a store that throws instead of rejecting must not leave the
+    // key's attempt counted as in flight (later callers would wait on it).
+    const pending = callAsync(() =>
+      this.store.acquire(
+        request.storeKeys,
+        token,
+        request.options.ttl,
+        queue ? QUEUE : undefined,
+      ),
     );
-    try {
-      return await (waiter ? waiter.race(pending) : pending);
-    } catch (error) {
+    return (waiter ? waiter.race(pending) : pending).catch((error: unknown) => {
       // NOTE: the command may still run on the server (a timeout is not a
       // refusal), and the waiter may have given up while it was in flight.
       // Releasing by token is always safe and leaves no orphan lease; a
@@ -461,7 +473,7 @@ export class LockManager {
         );
       }
       throw error;
-    }
+    });
   }
 
   /**
@@ -766,7 +778,6 @@ export class LockManager {
     token: string,
     { fences, validityMs }: Extract<AcquireResult, { acquired: true }>,
     startedAt: number,
-    local = false,
     pending?: LockGrant['pending'],
   ): Lock {
     if (this.closed) {
@@ -786,7 +797,9 @@ export class LockManager {
       pending,
     });
     this.held.set(token, lock);
-    if (!local && request.storeKeys.length === 1)
+    // NOTE: a lock from the store (not passed on in this process) ends the
+    // key's streak of local handoffs.
+    if (!pending && request.storeKeys.length === 1)
       this.streaks.delete(request.storeKeys[0]);
     if (request.options.autoRenew) lock.startRenewal();
     return lock;
@@ -822,7 +835,7 @@ export class LockManager {
    * used again, since a retried release could free the key under the new
    * holder.
    */
-  private async releaseLock(lock: Lock): Promise<LockOutcome> {
+  private releaseLock(lock: Lock): Promise<LockOutcome> {
     const key = lock.storeKeys.length === 1 ? lock.storeKeys[0] : undefined;
     const queue =
       this.handsOff && key !== undefined && !this.closed
@@ -837,9 +850,10 @@ export class LockManager {
         : undefined;
     if (!queue || !next) {
       if (key !== undefined) this.streaks.delete(key);
-      const outcome = await this.store.release(lock.storeKeys, lock.token);
-      this.onReleased(lock, outcome === 'ok');
-      return outcome;
+      return this.store.release(lock.storeKeys, lock.token).then((outcome) => {
+        this.onReleased(lock, outcome === 'ok');
+        return outcome;
+      });
     }
     const token = createLockToken();
     const ttl = next.request.options.ttl;
@@ -876,12 +890,11 @@ export class LockManager {
       token,
       { acquired: true, fences: [lock.fence + 1], validityMs: ttl },
       sentAt,
-      true,
       { validUntil, confirmed },
     );
     next.granted = passed;
     next.wake();
-    return (await handoff).outcome;
+    return handoff.then((result) => result.outcome);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { callAsync } from './call-async.js';
 import { LockError } from './errors/lock-error.js';
 import {
   LockLostError,
@@ -186,30 +187,29 @@ export class Lock {
   release(): Promise<void> {
     if (this.releasing) return this.releasing;
     if (this.state === 'released') return Promise.resolve();
-    this.releasing = this.sendRelease().finally(
-      () => (this.releasing = undefined),
+    this.stopTimers();
+    // NOTE: a lock passed on ahead of the store's answer is released (or
+    // passed on again) only once that answer is in: the store then sees
+    // the calls in order, and fences keep growing with the server clock.
+    // NOTE: `then` rather than `await`, like the rest of the hot path.
+    const send = () => callAsync(() => this.runtime.release(this));
+    const sent = this.confirming ? this.confirming.then(send) : send();
+    this.releasing = sent.then(
+      (outcome) => {
+        this.releasing = undefined;
+        this.state = 'released';
+        if (outcome !== 'ok') {
+          this.controller?.abort(this.lostError(outcome));
+          throw this.lostError(outcome);
+        }
+      },
+      (error: unknown) => {
+        this.releasing = undefined;
+        if (this.state === 'held') this.armExpiry();
+        throw error;
+      },
     );
     return this.releasing;
-  }
-
-  private async sendRelease(): Promise<void> {
-    this.stopTimers();
-    let outcome: LockOutcome;
-    try {
-      // NOTE: a lock passed on ahead of the store's answer is released (or
-      // passed on again) only once that answer is in: the store then sees
-      // the calls in order, and fences keep growing with the server clock.
-      if (this.confirming) await this.confirming;
-      outcome = await this.runtime.release(this);
-    } catch (error) {
-      if (this.state === 'held') this.armExpiry();
-      throw error;
-    }
-    this.state = 'released';
-    if (outcome !== 'ok') {
-      this.controller?.abort(this.lostError(outcome));
-      throw this.lostError(outcome);
-    }
   }
 
   /** Why the lock was lost, if it was; `undefined` while held or after a normal release. */

@@ -70,3 +70,19 @@ test('a release made in the same turn as the store closes is still sent', async 
   expect(await released).toBe('ok');
   expect(await redis.admin.exists('edge:close-flush')).toBe(0);
 });
+
+test('close() called twice while a call is in flight: both wait for its answer, then end', async () => {
+  const store = new RedisLockStore({ url: redis.server.url });
+  await store.acquire(['edge:{close-twice}'], 'a', 5000);
+  const released = store.release(['edge:{close-twice}'], 'a');
+  const closes = Promise.all([store.close(), store.close()]);
+  const outcome = await Promise.race([
+    closes.then(() => 'closed'),
+    sleep(2000).then(() => 'hung'),
+  ]);
+  expect({ outcome, released: await released }).toEqual({
+    outcome: 'closed',
+    released: 'ok',
+  });
+  expect(await redis.admin.get('edge:{close-twice}')).toBeNull();
+});

@@ -77,3 +77,36 @@ test('acquire() inside using for a superset of the held keys does not deadlock o
   });
   expect(outcome).toBe('ok');
 });
+
+test('a store whose acquire throws instead of rejecting does not leave later callers waiting', async () => {
+  const inner = new RedisLockStore({ url: redis.server.url });
+  let throwNext = true;
+  const store: LockStore = {
+    acquire: (...args) => {
+      if (throwNext) {
+        throwNext = false;
+        throw new Error('store bug');
+      }
+      return inner.acquire(...args);
+    },
+    extend: (...args) => inner.extend(...args),
+    release: (...args) => inner.release(...args),
+    subscribe: (...args) => inner.subscribe(...args),
+    close: () => inner.close(),
+  };
+  const locks = manager(store);
+  const first = await locks
+    .acquire('edge:sync-throw', { waitTimeout: 1000 })
+    .then(
+      () => 'granted',
+      (error: Error) => error.message,
+    );
+  const started = performance.now();
+  const second = await locks.acquire('edge:sync-throw', { waitTimeout: 1000 });
+  expect({
+    first,
+    second: second.isHeld,
+    waited: performance.now() - started < 500 ? 'no' : 'yes',
+  }).toEqual({ first: 'store bug', second: true, waited: 'no' });
+  await second.release();
+});

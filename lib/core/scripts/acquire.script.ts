@@ -1,16 +1,11 @@
-import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
-
 /**
- * acquire(KEYS = the keys of every request in order,
- *         ARGV = [client, grantPrefix, ticketTtlMs, n,
- *                 then per request: keyCount, token, ttlMs, queue (0|1)])
- *   -> per request, in order:
+ * The acquire part of the batch script (see BATCH_SCRIPT). Arguments per
+ * request: keyCount, token, ttlMs, queue (0|1). Answers, per request, in order:
  *        1, fence_1, ..., fence_k   every key granted to token (all or nothing)
  *        0, retryAfterMs, serverUs  refused: the longest competing lease (-1:
  *                                   no expiry) and the server clock
  *
- * One call carries a batch of independent requests (the store merges the
- * attempts of one tick); each is decided on its own, in order.
+ * Each request is decided on its own, in order.
  *
  * A key already held by the token is granted again with its lease renewed and
  * its fence kept, so that a command resent after a reconnect can neither fail
@@ -27,15 +22,7 @@ import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
  * client in the queue (keeping its place if it is there already) and sets
  * the client's ticket to this token.
  */
-export const ACQUIRE_SCRIPT = new LuaScript(
-  'acquire',
-  `${SCRIPT_PRELUDE}
-local ticket_ttl = ARGV[3]
-local reply, size, first, arg = {}, 0, 1, 5
-local function push(value)
-  size = size + 1
-  reply[size] = value
-end
+export const ACQUIRE_LUA = `
 -- One key: SET NX first (the common, free case costs one write and a look
 -- at the queue). Returns the competing lease, or -2 when granted.
 local function acquire_one(key, token, ttl, queues)
@@ -99,30 +86,4 @@ local function acquire_all(last, token, ttl)
   end
   return -2
 end
-for _ = 1, tonumber(ARGV[4]) do
-  local count, token, ttl = tonumber(ARGV[arg]), ARGV[arg + 1], ARGV[arg + 2]
-  local queues = count == 1 and ARGV[arg + 3] == '1'
-  arg = arg + 4
-  local wait
-  if count == 1 then
-    wait = acquire_one(KEYS[first], token, ttl, queues)
-  else
-    wait = acquire_all(first + count - 1, token, ttl)
-  end
-  if wait > -2 then
-    push(0)
-    push(wait)
-    push(now())
-    if queues then
-      local key = KEYS[first]
-      redis.call('SET', key .. ':t:' .. client, token .. ':' .. ttl, 'PX', ticket_ttl)
-      if not redis.call('LPOS', key .. ':q', client) then
-        redis.call('RPUSH', key .. ':q', client)
-      end
-    end
-  end
-  first = first + count
-end
-return reply
-`,
-);
+`;

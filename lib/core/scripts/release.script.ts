@@ -1,10 +1,7 @@
-import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
-
 /**
- * release(KEYS = the keys of every request in order,
- *         ARGV = [client, grantPrefix, n, then per request: keyCount, token,
- *                 or, for a handoff of one key: -1, token, nextToken, ttl])
- *   -> one code per request, in order:
+ * The release part of the batch script (see BATCH_SCRIPT). Arguments per
+ * request: keyCount, token, or, for a handoff of one key: -1, token,
+ * nextToken, ttl. Answers one code per request, in order:
  *    1  token held every key; all released
  *    0  some key had no lease any more (it had expired)
  *   -1  some key is held by another owner (left untouched)
@@ -28,9 +25,7 @@ import { LuaScript, SCRIPT_PRELUDE } from './lua-script.js';
  * resent command), the second run finds nothing to release and answers 0; it
  * cannot release anyone else's lock.
  */
-export const RELEASE_SCRIPT = new LuaScript(
-  'release',
-  `${SCRIPT_PRELUDE}
+export const RELEASE_LUA = `
 local function release(first, count, token)
   local result = 1
   for i = first, first + count - 1 do
@@ -68,18 +63,4 @@ local function pass_on(key, token, next_token, ttl)
   redis.call('SET', key, mark .. next_text .. ':' .. next_token, 'PX', ttl)
   return {next_fence, waiting}
 end
-local reply, first, arg = {}, 1, 4
-for r = 1, tonumber(ARGV[3]) do
-  local count, token = tonumber(ARGV[arg]), ARGV[arg + 1]
-  arg = arg + 2
-  if count < 0 then
-    reply[r] = pass_on(KEYS[first], token, ARGV[arg], ARGV[arg + 1])
-    arg, count = arg + 2, 1
-  else
-    reply[r] = release(first, count, token)
-  end
-  first = first + count
-end
-return reply
-`,
-);
+`;

@@ -1,10 +1,9 @@
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { LockBackendUnavailableError } from '../errors/lock-backend-unavailable.error.js';
-import { ACQUIRE_SCRIPT } from '../scripts/acquire.script.js';
+import { BATCH_SCRIPT } from '../scripts/batch.script.js';
 import { DEQUEUE_SCRIPT } from '../scripts/dequeue.script.js';
 import { EXTEND_SCRIPT } from '../scripts/extend.script.js';
 import type { LuaScript } from '../scripts/lua-script.js';
-import { RELEASE_SCRIPT } from '../scripts/release.script.js';
 import type {
   AcquireOptions,
   AcquireResult,
@@ -14,6 +13,7 @@ import type {
   QueueingLockStore,
   ReleaseListener,
 } from './lock-store.js';
+import { callAsync } from '../call-async.js';
 import { createLockToken } from '../lock-token.js';
 import { toLockOutcome } from './lock-outcome.js';
 import { TICKET_TTL_MS } from './queue-timing.js';
@@ -102,7 +102,10 @@ export class RedisLockStore implements QueueingLockStore {
   private releases: PendingRelease[] = [];
   private flushing = false;
   /** Script calls sent and not answered yet (close() waits for them). */
-  private readonly running = new Set<Promise<unknown>>();
+  private running = 0;
+  /** Settles once `running` is back to 0 (what close() waits for). */
+  private drained?: Promise<void>;
+  private onDrained?: () => void;
 
   constructor(options: RedisLockStoreOptions = {}) {
     const operationTimeout = options.operationTimeout ?? 1000;
@@ -238,7 +241,10 @@ export class RedisLockStore implements QueueingLockStore {
     // be lost. Each call is bounded by the operation timeout.
     if (this.flushing && !this.closed) this.flush();
     this.closed = true;
-    await Promise.allSettled([...this.running]);
+    if (this.running > 0)
+      await (this.drained ??= new Promise<void>(
+        (resolve) => (this.onDrained = resolve),
+      ));
     this.listeners.clear();
     this.subscribing.clear();
     this.grantListeners.clear();
@@ -321,7 +327,7 @@ export class RedisLockStore implements QueueingLockStore {
     for (const listener of set) listener(key, message);
   }
 
-  /** Adds a release or a handoff to this turn's release script call. */
+  /** Adds a release or a handoff to this turn's script call. */
   private queueRelease<T extends LockOutcome | HandoffResult>(
     request: Omit<PendingRelease, 'resolve' | 'reject'>,
   ): Promise<T> {
@@ -348,20 +354,27 @@ export class RedisLockStore implements QueueingLockStore {
 
   private flush(): void {
     this.flushing = false;
-    const acquires = this.acquires;
     const releases = this.releases;
+    const acquires = this.acquires;
     this.acquires = [];
     this.releases = [];
-    for (const batch of chunks(releases, this.batchSize(releases.length)))
-      this.send(RELEASE_SCRIPT, batch, [], releaseArgs, decodeReleases);
-    for (const batch of chunks(acquires, this.batchSize(acquires.length)))
+    // NOTE: releases go first, in one call with the acquires, so that an
+    // acquire finds its key as a release of the same turn left it.
+    const total = releases.length + acquires.length;
+    const size = this.batchSize(total);
+    for (let from = 0; from < total; from += size) {
+      const to = Math.min(total, from + size);
       this.send(
-        ACQUIRE_SCRIPT,
-        batch,
-        [TICKET_TTL_MS],
-        acquireArgs,
-        decodeAcquires,
+        releases.slice(
+          Math.min(from, releases.length),
+          Math.min(to, releases.length),
+        ),
+        acquires.slice(
+          Math.max(0, from - releases.length),
+          Math.max(0, to - releases.length),
+        ),
       );
+    }
   }
 
   /**
@@ -378,32 +391,50 @@ export class RedisLockStore implements QueueingLockStore {
   }
 
   /**
-   * One script call for a batch: the keys of every request in order, then
-   * `[client, grantPrefix, ...header, n]` and each request's own arguments;
-   * `decode` hands each request its answer.
+   * One script call for a batch: the keys of every request in order
+   * (releases first), then `[client, grantPrefix, ticketTtl, releases,
+   * acquires]` and each request's own arguments; each request gets its
+   * answer from the reply.
    */
-  private send<P extends Pending<T>, T>(
-    script: LuaScript,
-    batch: readonly P[],
-    header: readonly (string | number)[],
-    argsOf: (request: P, args: (string | number)[]) => void,
-    decode: (batch: readonly P[], reply: unknown) => void,
+  private send(
+    releases: readonly PendingRelease[],
+    acquires: readonly PendingAcquire[],
   ): void {
     const keys: string[] = [];
     const args: (string | number)[] = [
       this.clientId,
       this.grantPrefix,
-      ...header,
-      batch.length,
+      TICKET_TTL_MS,
+      releases.length,
+      acquires.length,
     ];
-    for (const request of batch) {
+    for (const request of releases) {
       for (const key of request.keys) keys.push(key);
-      argsOf(request, args);
+      if (request.next === undefined)
+        args.push(request.keys.length, request.token);
+      else args.push(-1, request.token, request.next, request.ttl!);
     }
-    this.run(script, keys, args).then(
-      (reply) => decode(batch, reply),
-      (error: unknown) => {
-        for (const request of batch) request.reject(error);
+    for (const request of acquires) {
+      for (const key of request.keys) keys.push(key);
+      args.push(
+        request.keys.length,
+        request.token,
+        request.ttl,
+        request.queue ? 1 : 0,
+      );
+    }
+    this.dispatch(
+      BATCH_SCRIPT,
+      keys,
+      args,
+      (reply) => {
+        const values = reply as unknown[];
+        decodeReleases(releases, values);
+        decodeAcquires(acquires, values, releases.length);
+      },
+      (error) => {
+        for (const request of releases) request.reject(error);
+        for (const request of acquires) request.reject(error);
       },
     );
   }
@@ -413,43 +444,62 @@ export class RedisLockStore implements QueueingLockStore {
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
-    if (this.closed)
-      return Promise.reject(
-        new LockBackendUnavailableError('the store is closed'),
-      );
-    const evaluated = this.evaluate(script, keys, args);
-    const call =
-      this.timeoutMs === undefined
-        ? evaluated
-        : withTimeout(evaluated, this.timeoutMs);
-    this.running.add(call);
-    const done = () => this.running.delete(call);
-    call.then(done, done);
-    return call;
+    return new Promise((resolve, reject) =>
+      this.dispatch(script, keys, args, resolve, reject),
+    );
   }
 
-  private async evaluate(
+  /**
+   * Calls `script` by SHA and reports its reply or its error (as a store
+   * error). NOTE: callbacks rather than a promise per layer: on the hot path
+   * every promise counts (and costs more where async context tracking is on).
+   */
+  private dispatch(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    onReply: (reply: unknown) => void,
+    onError: (error: unknown) => void,
+  ): void {
+    if (this.closed)
+      return onError(new LockBackendUnavailableError('the store is closed'));
+    this.running++;
+    const settle = () => {
+      if (--this.running === 0) this.onDrained?.();
+    };
+    this.bounded(this.evaluate(script, keys, args)).then(
+      (reply) => {
+        settle();
+        onReply(reply);
+      },
+      (error: unknown) => {
+        settle();
+        onError(toStoreError(error));
+      },
+    );
+  }
+
+  /** EVALSHA, then EVAL if the server does not know the script. */
+  private evaluate(
     script: LuaScript,
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
-    try {
-      return await this.client.evalsha(
-        script.sha,
-        keys.length,
-        ...keys,
-        ...args,
-      );
-    } catch (error) {
-      if (!isNoScript(error)) throw toStoreError(error);
+    return callAsync(() =>
+      this.client.evalsha(script.sha, keys.length, ...keys, ...args),
+    ).catch((error: unknown) => {
+      if (!isNoScript(error)) throw error;
       // NOTE: the server does not know the script (first use, or a restart
       // flushed its cache): EVAL runs it and caches it for later EVALSHAs.
-      return this.client
-        .eval(script.source, keys.length, ...keys, ...args)
-        .catch((fallback: unknown) => {
-          throw toStoreError(fallback);
-        });
-    }
+      return this.client.eval(script.source, keys.length, ...keys, ...args);
+    });
+  }
+
+  /** A call bounded by the operation timeout, unless the client has its own. */
+  private bounded(call: Promise<unknown>): Promise<unknown> {
+    return this.timeoutMs === undefined
+      ? call
+      : withTimeout(call, this.timeoutMs);
   }
 }
 
@@ -502,24 +552,20 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-function acquireArgs(request: PendingAcquire, args: (string | number)[]): void {
-  args.push(
-    request.keys.length,
-    request.token,
-    request.ttl,
-    request.queue ? 1 : 0,
-  );
-}
-
 /** Per request: `1, fence...` (granted) or `0, retryAfterMs, serverUs`. */
 function decodeAcquires(
   batch: readonly PendingAcquire[],
-  reply: unknown,
+  reply: readonly unknown[],
+  from: number,
 ): void {
   const values = reply as number[];
-  let at = 0;
+  let at = from;
   for (const request of batch) {
-    if (values[at] === 1) {
+    const head: unknown = values[at];
+    if (head instanceof Error) {
+      request.reject(toStoreError(head));
+      at += 1;
+    } else if (head === 1) {
       const count = request.keys.length;
       request.resolve({
         acquired: true,
@@ -537,23 +583,19 @@ function decodeAcquires(
   }
 }
 
-function releaseArgs(request: PendingRelease, args: (string | number)[]): void {
-  if (request.next === undefined) args.push(request.keys.length, request.token);
-  else args.push(-1, request.token, request.next, request.ttl!);
-}
-
 /**
  * One outcome code per request; a handoff answers `[fence, waiting]` for
  * `ok` (the fence alone when resent: whether others wait is then unknown).
  */
 function decodeReleases(
   batch: readonly PendingRelease[],
-  reply: unknown,
+  reply: readonly unknown[],
 ): void {
-  const codes = reply as (number | [number, number])[];
+  const codes = reply as (number | [number, number] | Error)[];
   batch.forEach((request, index) => {
     const code = codes[index];
-    if (request.next === undefined)
+    if (code instanceof Error) request.reject(toStoreError(code));
+    else if (request.next === undefined)
       request.resolve(toLockOutcome(code as number));
     else if (Array.isArray(code))
       request.resolve({
@@ -570,15 +612,6 @@ function decodeReleases(
   });
 }
 
-/** `items` in runs of at most `size` (the array itself when it fits). */
-function chunks<T>(items: T[], size: number): T[][] {
-  if (items.length <= size) return items.length ? [items] : [];
-  const runs: T[][] = [];
-  for (let i = 0; i < items.length; i += size)
-    runs.push(items.slice(i, i + size));
-  return runs;
-}
-
 function isCluster(client: Redis | Cluster): boolean {
   return (client as { isCluster?: boolean }).isCluster === true;
 }
@@ -592,6 +625,7 @@ function isNoScript(error: unknown): boolean {
 }
 
 function toStoreError(error: unknown): Error {
+  if (error instanceof LockBackendUnavailableError) return error;
   if (!(error instanceof Error))
     return new LockBackendUnavailableError(String(error));
   if (error.name === 'ReplyError' && !UNAVAILABLE_REPLIES.test(error.message))
