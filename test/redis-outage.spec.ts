@@ -95,3 +95,90 @@ it('releases an acquire that timed out while Redis was frozen, once Redis answer
   expect(await other.tryAcquire('frozen')).not.toBeNull();
   await Promise.all([locks.close(), other.close(), admin.quit()]);
 });
+
+it('lets a waiting acquire work once Redis is up, after the first wait failed while it was down', async () => {
+  const port = server.port;
+  await server.kill();
+  const locks = new LockManager({
+    store: new RedisLockStore({
+      url: `redis://127.0.0.1:${port}`,
+      operationTimeout: 500,
+    }),
+    prefix: 'out:',
+  });
+  const down = await timed(locks.acquire('late', { waitTimeout: 2000 }));
+  expect(down.error).toBeInstanceOf(LockBackendUnavailableError);
+
+  await server.restart();
+  // a wait subscribes to grant notices first: a subscription that failed
+  // while Redis was down must be asked for again, not remembered
+  let lock;
+  for (let attempt = 0; !lock && attempt < 50; attempt++) {
+    lock = await locks
+      .acquire('late', { waitTimeout: 2000 })
+      .catch(() => sleep(100).then(() => undefined));
+  }
+  expect(lock?.isHeld).toBe(true);
+  await lock!.release();
+  await locks.close();
+});
+
+it('subscribes again after a restart, and a server that refuses SUBSCRIBE then leaves no unhandled rejection', async () => {
+  const store = new RedisLockStore({ url: server.url, operationTimeout: 1000 });
+  const admin = () => new Redis(server.url);
+  const channels = async () => {
+    const client = admin();
+    try {
+      return ((await client.pubsub('CHANNELS')) as string[]).sort();
+    } finally {
+      client.disconnect();
+    }
+  };
+  const clients = async () => {
+    const client = admin();
+    try {
+      const list = (await client.client('LIST')) as string;
+      return list.trim().split('\n').length - 1; // without this admin
+    } finally {
+      client.disconnect();
+    }
+  };
+  try {
+    const notices: string[] = [];
+    await store.subscribe(['notice-key'], (key) => notices.push(key));
+    await store.onGrant(() => {});
+    const subscribed = await channels();
+    expect(subscribed).toHaveLength(2);
+
+    // the store's connections come back to a server that refuses SUBSCRIBE:
+    // the resubscription fails, and the failure must be handled (jest fails
+    // a test on an unhandled rejection)
+    await server.kill();
+    await server.restart(['--rename-command', 'SUBSCRIBE', 'refused']);
+    for (let i = 0; i < 100 && (await clients()) < 2; i++) await sleep(50);
+    expect(await clients()).toBeGreaterThanOrEqual(2);
+    await sleep(200);
+    expect(await channels()).toEqual([]);
+
+    await server.kill();
+    await server.restart();
+    let now: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      now = await channels();
+      if (now.length === subscribed.length) break;
+      await sleep(50);
+    }
+    expect(now).toEqual(subscribed);
+    // and messages reach the listener on the new connection
+    const publisher = admin();
+    const releaseChannel = subscribed.find((name) =>
+      name.includes('notice-key'),
+    )!;
+    await publisher.publish(releaseChannel, '7');
+    publisher.disconnect();
+    for (let i = 0; i < 40 && notices.length === 0; i++) await sleep(25);
+    expect(notices).toEqual(['notice-key']);
+  } finally {
+    await store.close();
+  }
+});

@@ -22,8 +22,11 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Kills the server at once (SIGKILL); `restart` brings it back on the same port. */
   kill(): Promise<void>;
-  /** Starts the server again on the same port, empty. */
-  restart(): Promise<void>;
+  /**
+   * Starts the server again on the same port, empty; `extraArgs` are added to
+   * the server's own arguments for this run only (a local server only).
+   */
+  restart(extraArgs?: readonly string[]): Promise<void>;
   /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
   pause(): void;
   /** Thaws a paused server (SIGCONT). */
@@ -94,9 +97,9 @@ async function startLocalServer(
     },
     stop: () => terminate(child),
     kill: () => terminate(child),
-    async restart() {
+    async restart(runArgs: readonly string[] = []) {
       await terminate(child);
-      child = await launch(port, extraArgs);
+      child = await launch(port, [...extraArgs, ...runArgs]);
     },
     pause: () => void child.kill('SIGSTOP'),
     resume: () => void child.kill('SIGCONT'),
@@ -196,7 +199,8 @@ async function startContainer(): Promise<RedisServer> {
     async kill() {
       unsupported('kill');
     },
-    async restart() {
+    async restart(runArgs: readonly string[] = []) {
+      if (runArgs.length > 0) unsupported('restart with other arguments');
       await container.restart();
     },
     pause: () => unsupported('pause'),

@@ -258,8 +258,15 @@ export class RedisLockStore implements QueueingLockStore {
   private listen(channel: string): Promise<unknown> {
     let live = this.subscribing.get(channel);
     if (!live) {
-      live = this.ensureSubscriber().subscribe(channel);
-      this.subscribing.set(channel, live);
+      const subscribed = this.ensureSubscriber().subscribe(channel);
+      this.subscribing.set(channel, subscribed);
+      // NOTE: a subscription that failed (Redis down) is not kept: the next
+      // caller asks again, or waits would fail until a restart.
+      subscribed.catch(() => {
+        if (this.subscribing.get(channel) === subscribed)
+          this.subscribing.delete(channel);
+      });
+      live = subscribed;
     }
     return live;
   }
@@ -289,8 +296,9 @@ export class RedisLockStore implements QueueingLockStore {
   private ensureSubscriber(): Redis | Cluster {
     let subscriber = this.subscriber;
     if (!subscriber) {
-      // NOTE: a Cluster duplicates into a Cluster; both take no arguments here.
-      subscriber = (this.client as Redis).duplicate() as Redis | Cluster;
+      subscriber = isCluster(this.client)
+        ? (this.client as Cluster).duplicate()
+        : this.standaloneSubscriber(this.client as Redis);
       subscriber.on('error', noop);
       subscriber.on('message', (channel: string, message: string) =>
         channel === this.grantChannel
@@ -299,6 +307,28 @@ export class RedisLockStore implements QueueingLockStore {
       );
       this.subscriber = subscriber;
     }
+    return subscriber;
+  }
+
+  /**
+   * A duplicate of `client` that subscribes again after a reconnect itself.
+   * NOTE: ioredis's own resubscription sends SUBSCRIBE with no handler for
+   * its failure: a connection that drops again before the answer (or a
+   * server that refuses the command) would end in an unhandled rejection,
+   * which stops a Node process. The channels are this store's own list.
+   */
+  private standaloneSubscriber(client: Redis): Redis {
+    const subscriber = client.duplicate({ autoResubscribe: false });
+    let connected = false;
+    subscriber.on('ready', () => {
+      const channels = [...this.subscribing.keys()];
+      // NOTE: when the connection drops again before the answer, the next
+      // 'ready' subscribes again; a server that refuses leaves waiters to
+      // their timers (a lease's end, a ticket's refresh), as with no notice.
+      if (connected && channels.length > 0)
+        subscriber.subscribe(...channels).catch(noop);
+      connected = true;
+    });
     return subscriber;
   }
 
