@@ -70,38 +70,12 @@ function target(scenario, goal, measured, met, detail = '') {
 
 // ---------------------------------------------------------------------------
 // Scenario 1: uncontended, 50 workers on their own keys.
+/** Rounds per contender in scenarios 1 and 4. */
+const UNCONTENDED_ROUNDS = SHORT ? 1 : 3;
+
 async function scenario1(server) {
-  const rounds = SHORT ? 1 : 3;
   const names = Object.keys(CONTENDERS);
-  const runs = Object.fromEntries(names.map((name) => [name, []]));
-  for (let round = 0; round < rounds; round++) {
-    // NOTE: the order rotates each round, so no contender always runs first.
-    for (const name of [...names.slice(round), ...names.slice(0, round)]) {
-      runs[name].push(
-        await runScenario('uncontended.mjs', {
-          contender: name,
-          urls: [server.url],
-          workers: 50,
-          warmupMs: SHORT ? 200 : 1000,
-          durationMs: SHORT ? 400 : 3000,
-        }),
-      );
-    }
-  }
-  const results = Object.fromEntries(
-    names.map((name) => [
-      name,
-      Object.fromEntries(
-        [
-          'cyclesPerSecond',
-          'p50',
-          'p99',
-          'cpuMicrosPerCycle',
-          'requestsPerCycle',
-        ].map((field) => [field, median(runs[name].map((run) => run[field]))]),
-      ),
-    ]),
-  );
+  const results = await uncontendedRounds(names, [server.url]);
   const floor = results['floor-ap'];
   const bestPeer = PEERS.reduce((best, name) =>
     results[name].cyclesPerSecond > results[best].cyclesPerSecond ? name : best,
@@ -133,7 +107,7 @@ async function scenario1(server) {
         ];
       }),
       [
-        `Median of ${rounds} round(s) per contender, each in a fresh process; best peer: ${bestPeer}. floor-ap = floor with enableAutoPipelining.`,
+        `Median of ${UNCONTENDED_ROUNDS} round(s) per contender, each in a fresh process; best peer: ${bestPeer}. floor-ap = floor with enableAutoPipelining.`,
         'Peers get a plain ioredis client (its defaults: no auto-pipelining); this project uses the client its store creates (no auto-pipelining either: the store batches the requests of a tick itself).',
       ],
     ),
@@ -156,6 +130,43 @@ async function scenario1(server) {
     value: results[name].cyclesPerSecond,
     highlight: name === 'project',
   }));
+}
+
+/**
+ * Scenario 1's measurement, also used by scenario 4: each contender runs
+ * `uncontended.mjs` once per round ({@link UNCONTENDED_ROUNDS}), the
+ * order rotating each round so that no contender always runs first; each
+ * figure is the median over the rounds.
+ */
+async function uncontendedRounds(names, urls) {
+  const runs = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = 0; round < UNCONTENDED_ROUNDS; round++) {
+    for (const name of [...names.slice(round), ...names.slice(0, round)]) {
+      runs[name].push(
+        await runScenario('uncontended.mjs', {
+          contender: name,
+          urls,
+          workers: 50,
+          warmupMs: SHORT ? 200 : 1000,
+          durationMs: SHORT ? 400 : 3000,
+        }),
+      );
+    }
+  }
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      Object.fromEntries(
+        [
+          'cyclesPerSecond',
+          'p50',
+          'p99',
+          'cpuMicrosPerCycle',
+          'requestsPerCycle',
+        ].map((field) => [field, median(runs[name].map((run) => run[field]))]),
+      ),
+    ]),
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -374,16 +385,7 @@ async function scenario4(server) {
     const names = SHORT
       ? ['project', 'floor-ap', 'redlock']
       : ['project', 'floor', 'floor-ap', ...PEERS];
-    const results = {};
-    for (const name of names) {
-      results[name] = await runScenario('uncontended.mjs', {
-        contender: name,
-        urls,
-        workers: 50,
-        warmupMs: SHORT ? 200 : 1000,
-        durationMs: SHORT ? 400 : 3000,
-      });
-    }
+    const results = await uncontendedRounds(names, urls);
     const floor = results['floor-ap'];
     emit(
       table(
@@ -410,6 +412,7 @@ async function scenario4(server) {
           "project = LockManager on RedlockStore over the three masters, defaults: acquire and release go to every master at once (each master's RedisLockStore carries the requests of one tick in one script call); a grant needs a majority within ttl - drift (the answer waits up to 10 ms for the third master), its fence is the largest of the granting masters.",
           'Floor: SET NX PX on all three in parallel, a majority within the validity, compare-and-delete on all three. semaphore = redis-semaphore RedlockMutex; universal = createRedlock.',
           'requests/cycle: requests the lock clients sent per cycle (a script call that carries several locks counts once).',
+          `Median of ${UNCONTENDED_ROUNDS} round(s) per contender, in a rotating order, each in a fresh process.`,
         ],
       ),
     );

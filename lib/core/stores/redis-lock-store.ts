@@ -162,7 +162,7 @@ export class RedisLockStore implements QueueingLockStore {
   }
 
   release(keys: readonly string[], token: string): Promise<LockOutcome> {
-    return this.queueRelease({ keys, token });
+    return this.queueRelease(keys, token, undefined, undefined);
   }
 
   handOff(
@@ -171,12 +171,7 @@ export class RedisLockStore implements QueueingLockStore {
     nextToken: string,
     ttlMs: number,
   ): Promise<HandoffResult> {
-    return this.queueRelease({
-      keys: [key],
-      token,
-      next: nextToken,
-      ttl: ttlMs,
-    });
+    return this.queueRelease([key], token, nextToken, ttlMs);
   }
 
   async leaveQueue(key: string, token: string): Promise<void> {
@@ -357,13 +352,23 @@ export class RedisLockStore implements QueueingLockStore {
     for (const listener of set) listener(key, message);
   }
 
-  /** Adds a release or a handoff to this turn's script call. */
+  /**
+   * Adds a release (or, with `next`, a handoff) to this turn's script call.
+   * NOTE: every pending release is built with the same fields in the same
+   * order, so that they all share one object shape.
+   */
   private queueRelease<T extends LockOutcome | HandoffResult>(
-    request: Omit<PendingRelease, 'resolve' | 'reject'>,
+    keys: readonly string[],
+    token: string,
+    next: string | undefined,
+    ttl: number | undefined,
   ): Promise<T> {
     return new Promise((resolve, reject) => {
       this.releases.push({
-        ...request,
+        keys,
+        token,
+        next,
+        ttl,
         resolve: resolve as PendingRelease['resolve'],
         reject,
       });
