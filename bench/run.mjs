@@ -178,6 +178,8 @@ function contendedRows(results, reference) {
     ratio(r.rate, reference.rate),
     fmt(r.gapP50, 2),
     fmt(r.gapP99, 2),
+    fmt(r.holdP50, 2),
+    `${fmt(100 * r.heldShare, 0)} %`,
     fmt(r.waitP50, 1),
     fmt(r.waitP99, 1),
     fmt(r.waitMax, 0),
@@ -194,6 +196,8 @@ const CONTENDED_HEADERS = [
   'vs best peer',
   'gap p50',
   'gap p99',
+  'hold p50',
+  'held',
   'wait p50',
   'wait p99',
   'wait max',
@@ -204,7 +208,7 @@ const CONTENDED_HEADERS = [
   'lost/overlap',
 ];
 const CONTENDED_NOTES = [
-  'Times in ms. gap: from a holder starting its release to the next grant. waits include those still under way when the run stops (as lower bounds). p99/FCFS: p99 wait over the first-come-first-served wait at the same rate ((workers-1)/rate).',
+  'Times in ms. gap: from a holder starting its release to the next grant. hold: a critical section (GET, 1 ms, SET); held: the share of the measured time the key was held, which bounds acq/s at held / hold (at 100 %, only shorter critical sections go faster). waits include those still under way when the run stops (as lower bounds). p99/FCFS: p99 wait over the first-come-first-served wait at the same rate ((workers-1)/rate).',
   'req/acq: requests sent by the lock clients per acquisition (release included); cmd/acq: Redis commands run (INFO commandstats, commands inside scripts included, SUBSCRIBE too).',
   "lost/overlap: lost counter updates (a GET, 1 ms, SET in the critical section on another Redis) / grants that began before the previous holder released (on one process's clock; across processes, by more than 1 ms, since their clocks agree only that closely). Both must be 0.",
   `Retry settings: ${Object.entries(RETRY_SETTINGS)

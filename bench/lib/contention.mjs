@@ -98,6 +98,7 @@ function summarize(results, { seconds, commands, counted, workers }) {
     gaps.push(gap);
     if (previous.w === next.w) sameWorker++;
   }
+  const holds = grants.map((g) => g.releasedAt - g.grantedAt);
   const waits = grants
     .map((g) => g.grantedAt - g.requestedAt)
     .concat(results.flatMap((result) => result.pendingWaits ?? []));
@@ -111,6 +112,8 @@ function summarize(results, { seconds, commands, counted, workers }) {
     rate,
     gapP50: percentile(gaps, 50),
     gapP99: percentile(gaps, 99),
+    holdP50: percentile(holds, 50),
+    heldShare: holds.reduce((sum, hold) => sum + hold, 0) / (seconds * 1000),
     waitP50: percentile(waits, 50),
     waitP99: percentile(waits, 99),
     waitMax: max(waits),
