@@ -86,4 +86,12 @@ local function acquire_all(last, token, ttl)
   end
   return -2
 end
+-- A refused single-key request that queues: the client's ticket becomes this
+-- token, and the client joins the key's queue (keeping its place if in it).
+local function queue_up(key, token, ttl)
+  redis.call('SET', key .. ':t:' .. client, token .. ':' .. ttl, 'PX', ticket_ttl)
+  if not redis.call('LPOS', key .. ':q', client) then
+    redis.call('RPUSH', key .. ':q', client)
+  end
+end
 `;

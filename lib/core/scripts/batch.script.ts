@@ -56,13 +56,7 @@ local function acquire_request(count, token, ttl, queues)
     push(0)
     push(wait)
     push(now())
-    if queues then
-      local key = KEYS[first]
-      redis.call('SET', key .. ':t:' .. client, token .. ':' .. ttl, 'PX', ticket_ttl)
-      if not redis.call('LPOS', key .. ':q', client) then
-        redis.call('RPUSH', key .. ':q', client)
-      end
-    end
+    if queues then queue_up(KEYS[first], token, ttl) end
   end
 end
 for _ = 1, tonumber(ARGV[4]) do

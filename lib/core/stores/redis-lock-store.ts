@@ -399,11 +399,9 @@ export class RedisLockStore implements QueueingLockStore {
     const size = this.batchSize(total);
     for (let from = 0; from < total; from += size) {
       const to = Math.min(total, from + size);
+      // NOTE: slice stops at an array's end, so the releases need no bound.
       this.send(
-        releases.slice(
-          Math.min(from, releases.length),
-          Math.min(to, releases.length),
-        ),
+        releases.slice(from, to),
         acquires.slice(
           Math.max(0, from - releases.length),
           Math.max(0, to - releases.length),
