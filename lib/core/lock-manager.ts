@@ -29,6 +29,7 @@ import type {
   QueueingLockStore,
 } from './stores/lock-store.js';
 import { TICKET_REFRESH_MS } from './stores/queue-timing.js';
+import { noop } from './noop.js';
 
 /** One key or several keys taken together (all or nothing). */
 export type LockKeys = string | readonly string[];
@@ -107,7 +108,7 @@ export class LockManager {
   private readonly localHandoffs: number;
   private readonly context = new AsyncLocalStorage<LockContext>();
   private readonly queues = new Map<string, KeyQueue>();
-  /** Held locks by token (a late grant notice must never touch one of them). */
+  /** Locks held in this process, by token: close() releases them. */
   private readonly held = new Map<string, Lock>();
   private readonly resolved = new WeakMap<object, ResolvedLockOptions>();
   private readonly resolvedRenewing = new WeakMap<
@@ -166,6 +167,10 @@ export class LockManager {
       validity: (ttl, startedAt, reported) =>
         startedAt + (reported ?? ttl) - (ttl * this.driftFactor + 2),
       release: (lock) => this.releaseLock(lock),
+      // NOTE: a lost lock's lease is gone (or ends with its validity, when
+      // lost for maxHold) or belongs to another owner: close() has nothing
+      // to release, and a lock whose release failed for good is not kept.
+      forget: (lock) => this.held.delete(lock.token),
     };
     if (isQueueingStore(this.store)) this.queueing = this.store;
     this.handsOff = typeof this.queueing?.handOff === 'function';
@@ -477,6 +482,30 @@ export class LockManager {
   }
 
   /**
+   * Releases a lock passed to `waiter` that it will not use, in the
+   * background. If the store cannot be reached, tries again a few times
+   * while the lock lasts (like {@link releaseQuietly}); the lock's own
+   * expiry ends it otherwise.
+   */
+  private dropPassed(waiter: LockWaiter): void {
+    const lock = waiter.granted;
+    if (!(lock instanceof Lock)) return;
+    const attempt = (tries: number): void => {
+      lock.release().catch((error: unknown) => {
+        if (
+          tries >= 3 ||
+          this.closed ||
+          !(error instanceof LockBackendUnavailableError) ||
+          lock.remainingTime <= 500 * tries
+        )
+          return;
+        setTimeout(() => attempt(tries + 1), 500 * tries).unref();
+      });
+    };
+    attempt(1);
+  }
+
+  /**
    * Releases by token in the background, for a grant nobody will use. If the
    * store cannot be reached, tries again a few times: the lease would block
    * the key for its whole ttl otherwise.
@@ -542,7 +571,7 @@ export class LockManager {
           // took it (the store refused the handoff, or close() ran): the
           // caller must not run under it. Its release is harmless; waiting
           // goes on.
-          dropPassed(waiter);
+          this.dropPassed(waiter);
           waiter.granted = undefined;
           if (this.closed) throw closedError();
           continue;
@@ -580,7 +609,7 @@ export class LockManager {
           if (ticket && single?.ticket === ticket) single!.ticket = undefined;
           // NOTE: a lock passed on meanwhile cannot hold the key this attempt
           // took (its handoff is refused): let it go.
-          dropPassed(waiter);
+          this.dropPassed(waiter);
           granted = true;
           return this.grant(request, token, result, startedAt);
         }
@@ -732,7 +761,7 @@ export class LockManager {
     const late = grantedTtl === 0 ? waiter.granted : undefined;
     // NOTE: a lock passed to the waiter is released like any other, which
     // passes it on to the next local waiter when there is one.
-    if (late instanceof Lock) dropPassed(waiter);
+    if (late instanceof Lock) this.dropPassed(waiter);
     else if (late && !this.give(queue, late))
       this.releaseQuietly([queue.key], late.token);
     const head = index === 0 ? queue.waiters[0] : undefined;
@@ -956,11 +985,6 @@ function isQueueingStore(store: LockStore): store is QueueingLockStore {
   );
 }
 
-/** Releases a lock passed to `waiter` that it will not use. */
-function dropPassed(waiter: LockWaiter): void {
-  if (waiter.granted instanceof Lock) waiter.granted.release().catch(noop);
-}
-
 /** The innermost lock of the chain that holds `key`. */
 function holderOf(
   context: LockContext | undefined,
@@ -1028,5 +1052,3 @@ function closedError(): LockError {
     'The lock manager is closed (the application is shutting down); no lock can be taken.',
   );
 }
-
-function noop(): void {}

@@ -2,6 +2,7 @@ import { LockAbortedError } from './errors/lock-aborted.error.js';
 import { LockWaitTimeoutError } from './errors/lock-wait-timeout.error.js';
 import { MAX_TIMER_DELAY, type ResolvedLockOptions } from './lock-options.js';
 import type { Lock } from './lock.js';
+import { noop } from './noop.js';
 
 /** A lock request, normalized once. @internal */
 export interface LockRequest {
@@ -129,5 +130,3 @@ export class LockWaiter {
     this.request.options.signal?.removeEventListener('abort', this.onAbort);
   }
 }
-
-function noop(): void {}

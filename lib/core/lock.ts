@@ -20,6 +20,8 @@ export interface LockRuntime {
    * same process; answers what the store found.
    */
   release(lock: Lock): Promise<LockOutcome>;
+  /** The lock was lost: the manager stops tracking it (nothing to release at close). */
+  forget(lock: Lock): void;
 }
 
 /** The grant that a store answered, as the manager hands it to a lock. @internal */
@@ -258,6 +260,7 @@ export class Lock {
     if (this.state !== 'held') return;
     this.state = reason;
     this.stopTimers();
+    this.runtime.forget(this);
     this.controller?.abort(this.lostError(reason));
   }
 

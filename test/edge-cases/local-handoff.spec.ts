@@ -239,6 +239,53 @@ test('a lock passed to a waiter that gives up, with nobody after it, is released
   await lock?.release();
 });
 
+test('a lock passed to a waiter that gives up is released even when the first try gets no answer', async () => {
+  const { store, locks } = setup();
+  const first = await locks.acquire('handoff:orphan-retry', { ttl: 5000 });
+  const controller = new AbortController();
+  const quitter = locks.acquire('handoff:orphan-retry', {
+    ttl: 5000,
+    signal: controller.signal,
+  });
+  await sleep(20);
+  store.acquireDelay = 200;
+  await untilAcquireSent(store);
+  await first.release(); // passed on while the waiter's attempt is out
+  store.failRelease = 1;
+  const releasesBefore = store.calls.release;
+  controller.abort();
+  await expect(quitter).rejects.toBeInstanceOf(LockAbortedError);
+  expect(store.calls.handOff).toBe(1);
+  // the release is tried again (after 500 ms) instead of leaving a 5 s lease
+  const other = setup();
+  const deadline = Date.now() + 2000;
+  let lock = await other.locks.tryAcquire('handoff:orphan-retry');
+  while (!lock && Date.now() < deadline) {
+    await sleep(20);
+    lock = await other.locks.tryAcquire('handoff:orphan-retry');
+  }
+  expect(lock?.isHeld).toBe(true);
+  expect(store.calls.release - releasesBefore).toBe(2);
+  await lock?.release();
+});
+
+test('a lock lost when its validity ran out is not kept for close() to release', async () => {
+  const { store, locks } = setup();
+  const lock = await locks.acquire('handoff:lost', {
+    ttl: 200,
+    autoRenew: false,
+  });
+  store.failRelease = 1;
+  await expect(lock.release()).rejects.toBeInstanceOf(
+    LockBackendUnavailableError,
+  );
+  await sleep(300);
+  expect(lock.lostReason).toBe('expired');
+  const releasesBefore = store.calls.release;
+  await locks.close();
+  expect(store.calls.release).toBe(releasesBefore);
+});
+
 test('handoffs while no other process waits do not count against localHandoffs', async () => {
   const { store, locks } = setup(1);
   const key = 'handoff:alone';

@@ -34,6 +34,11 @@ export class CountingStore implements LockStore {
   failAcquire = 0;
   /** Milliseconds each acquire waits before it reaches the inner store. */
   acquireDelay = 0;
+  /**
+   * Delayed acquires not yet sent on: a later queue call waits for them, as
+   * calls on one connection keep their order.
+   */
+  protected readonly delayed = new Set<Promise<void>>();
 
   constructor(readonly inner: LockStore) {}
 
@@ -50,10 +55,14 @@ export class CountingStore implements LockStore {
         new LockBackendUnavailableError('injected: acquire got no answer'),
       );
     }
-    if (this.acquireDelay > 0)
-      return sleep(this.acquireDelay).then(() =>
-        this.inner.acquire(keys, token, ttlMs, options),
-      );
+    if (this.acquireDelay > 0) {
+      const reached = sleep(this.acquireDelay);
+      this.delayed.add(reached);
+      return reached.then(() => {
+        this.delayed.delete(reached);
+        return this.inner.acquire(keys, token, ttlMs, options);
+      });
+    }
     return this.inner.acquire(keys, token, ttlMs, options);
   }
 
@@ -108,8 +117,9 @@ export class CountingQueueingStore
     });
   }
 
-  leaveQueue(key: string, token: string): Promise<void> {
+  async leaveQueue(key: string, token: string): Promise<void> {
     this.calls.leaveQueue++;
+    await Promise.all(this.delayed);
     return this.inner.leaveQueue(key, token);
   }
 

@@ -17,6 +17,7 @@ import { callAsync } from '../call-async.js';
 import { createLockToken } from '../lock-token.js';
 import { toLockOutcome } from './lock-outcome.js';
 import { TICKET_TTL_MS } from './queue-timing.js';
+import { noop } from '../noop.js';
 
 /** How the Redis store reaches Redis, and its own limits. */
 export interface RedisLockStoreOptions {
@@ -676,5 +677,3 @@ async function quit(client: Redis | Cluster): Promise<void> {
     client.disconnect();
   }
 }
-
-function noop(): void {}

@@ -8,6 +8,7 @@ import type {
   ReleaseListener,
 } from './lock-store.js';
 import { RedisLockStore } from './redis-lock-store.js';
+import { noop } from '../noop.js';
 
 /**
  * One independent Redis master of a {@link RedlockStore}: a URL (the store
@@ -585,5 +586,3 @@ function isLockStore(master: RedlockMaster): master is LockStore {
 function closedError(): LockBackendUnavailableError {
   return new LockBackendUnavailableError('the store is closed');
 }
-
-function noop(): void {}
