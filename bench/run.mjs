@@ -225,8 +225,10 @@ const CONTENDED_ROUNDS = SHORT ? 1 : 3;
 const CONTENDED_MS = SHORT ? 500 : 2000;
 // NOTE: every round starts with this much unmeasured contention: a fresh
 // process runs its hot code unoptimized at first, and a 2 s window would
-// otherwise measure the JIT's warm-up as much as the lock.
-const CONTENDED_WARMUP_MS = SHORT ? 100 : 1000;
+// otherwise measure the JIT's warm-up as much as the lock. With four such
+// processes on two cores, 1 s was not enough: a perf profile 2.5 s into a
+// run still found a third of the children's CPU in the optimizing compiler.
+const CONTENDED_WARMUP_MS = SHORT ? 100 : 3000;
 
 async function contendedSet(servers, options) {
   const runs = CONTENDED.map(() => []);
