@@ -10,6 +10,7 @@ import {
   Module,
   Param,
   Post,
+  UseInterceptors,
   type INestApplication,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -20,6 +21,7 @@ import request from 'supertest';
 import {
   DISTRIBUTED_LOCK_MANAGER,
   DistributedLock,
+  DistributedLockInterceptor,
   DistributedLockModule,
   DistributedLockService,
   InvalidLockOptionsError,
@@ -92,6 +94,17 @@ class WorkerController {
   }
 }
 
+/** Maps lock errors itself, for an application that set mapErrors: false. */
+@Controller('mapped')
+@UseInterceptors(DistributedLockInterceptor)
+class MappedController {
+  @Post(':id')
+  @DistributedLock('plain:<id>')
+  plain(@Param('id') id: string): string {
+    return id;
+  }
+}
+
 let redis: RedisServer;
 let admin: Redis;
 const apps: INestApplication[] = [];
@@ -112,7 +125,9 @@ afterAll(async () => {
 
 async function start(
   options: DistributedLockModuleOptions,
-  extra: { controllers?: [] | [typeof WorkerController] } = {},
+  extra: {
+    controllers?: (typeof WorkerController | typeof MappedController)[];
+  } = {},
 ) {
   const app = await createApp('express', {
     imports: [DistributedLockModule.forRoot(options)],
@@ -387,6 +402,19 @@ describe('error mapping', () => {
     await app.get(DistributedLockService).acquire('plain:2');
     const response = await request(app.getHttpServer()).post('/plain/2');
     expect(response.status).toBe(500);
+  });
+
+  it('maps lock errors on the controllers that use the interceptor themselves (mapErrors: false)', async () => {
+    const app = await start(
+      { url: redis.url, prefix: unique('u') + ':', mapErrors: false },
+      { controllers: [WorkerController, MappedController] },
+    );
+    await app.get(DistributedLockService).acquire('plain:5');
+    const mapped = await request(app.getHttpServer()).post('/mapped/5');
+    expect(mapped.status).toBe(409);
+    expect(Number(mapped.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const unmapped = await request(app.getHttpServer()).post('/plain/5');
+    expect(unmapped.status).toBe(500);
   });
 
   it('answers 503 within about 2 s when Redis is down, and recovers when it is back', async () => {
