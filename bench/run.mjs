@@ -9,6 +9,7 @@
 // bench/results/chart.svg. Absolute figures on shared machines are noise;
 // compare the ratios, which come from one run. Nothing here asserts timings.
 import { mkdir, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { cpus } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import autocannon from 'autocannon';
@@ -442,21 +443,14 @@ async function scenario5(server) {
     url: server.url,
     withModule: false,
   });
-  const [{ port }, { port: barePort }] = await Promise.all([
-    app.ready,
-    bareApp.ready,
-  ]);
+  const apps = [app, bareApp];
   const duration = SHORT ? 1 : 3;
   // NOTE: five rounds: this scenario moves more than the others between
   // runs (0.88x to 0.97x for the same code), and a median of five is steadier.
   const rounds = SHORT ? 1 : 5;
   // NOTE: `plain` and `locked` are routes of one app (the target's ratio);
   // `without` is the plain route of the same app without the module.
-  const urls = {
-    plain: `http://127.0.0.1:${port}/plain/[<id>]`,
-    locked: `http://127.0.0.1:${port}/locked/[<id>]`,
-    without: `http://127.0.0.1:${barePort}/plain/[<id>]`,
-  };
+  const urls = {};
   const load = (route, seconds) =>
     new Promise((resolve, reject) =>
       autocannon(
@@ -470,6 +464,14 @@ async function scenario5(server) {
       ),
     );
   try {
+    // NOTE: a child that dies while starting rejects its result: the run
+    // fails instead of waiting for a port that never comes.
+    const [{ port }, { port: barePort }] = await Promise.all(
+      apps.map((child) => Promise.race([child.ready, child.result])),
+    );
+    urls.plain = `http://127.0.0.1:${port}/plain/[<id>]`;
+    urls.locked = `http://127.0.0.1:${port}/locked/[<id>]`;
+    urls.without = `http://127.0.0.1:${barePort}/plain/[<id>]`;
     const order = ['plain', 'locked', 'without'];
     for (const route of order) await load(route, 1);
     const runs = { plain: [], locked: [], without: [] };
@@ -480,8 +482,6 @@ async function scenario5(server) {
         runs[route].push(await load(route, duration));
       }
     }
-    app.send({ type: 'stop' });
-    bareApp.send({ type: 'stop' });
     // NOTE: medians over rotating rounds, so that one slow spell of the
     // shared machine does not decide the ratio.
     const row = (route) => {
@@ -536,11 +536,14 @@ async function scenario5(server) {
       locked.rps >= 0.9 * plain.rps,
     );
   } finally {
-    await Promise.all(
-      [app.result, bareApp.result].map((r) => r.catch(() => {})),
-    );
-    app.kill();
-    bareApp.kill();
+    // NOTE: stopped on every path (a failed load too), and killed after a
+    // bounded wait, so that no app outlives the run.
+    for (const child of apps) child.send({ type: 'stop' });
+    await Promise.race([
+      Promise.all(apps.map((child) => child.result.catch(() => {}))),
+      sleep(5000),
+    ]);
+    for (const child of apps) child.kill();
   }
 }
 

@@ -167,10 +167,7 @@ export class LockManager {
       validity: (ttl, startedAt, reported) =>
         startedAt + (reported ?? ttl) - (ttl * this.driftFactor + 2),
       release: (lock) => this.releaseLock(lock),
-      // NOTE: a lost lock's lease is gone (or ends with its validity, when
-      // lost for maxHold) or belongs to another owner: close() has nothing
-      // to release, and a lock whose release failed for good is not kept.
-      forget: (lock) => this.held.delete(lock.token),
+      forget: (lock, leaseMs) => this.forgetLost(lock, leaseMs),
     };
     if (isQueueingStore(this.store)) this.queueing = this.store;
     this.handsOff = typeof this.queueing?.handOff === 'function';
@@ -483,26 +480,22 @@ export class LockManager {
 
   /**
    * Releases a lock passed to `waiter` that it will not use, in the
-   * background. If the store cannot be reached, tries again a few times
-   * while the lock lasts (like {@link releaseQuietly}); the lock's own
-   * expiry ends it otherwise.
+   * background, like any release (which passes it on to the next local
+   * waiter when there is one). If the store does not answer and the lock is
+   * still held (it was not passed on meanwhile), it is retired and released
+   * by token, with the retries of {@link releaseQuietly}: never passed on
+   * again, since the first release may have freed the key already.
    */
   private dropPassed(waiter: LockWaiter): void {
     const lock = waiter.granted;
     if (!(lock instanceof Lock)) return;
-    const attempt = (tries: number): void => {
-      lock.release().catch((error: unknown) => {
-        if (
-          tries >= 3 ||
-          this.closed ||
-          !(error instanceof LockBackendUnavailableError) ||
-          lock.remainingTime <= 500 * tries
-        )
-          return;
-        setTimeout(() => attempt(tries + 1), 500 * tries).unref();
-      });
-    };
-    attempt(1);
+    lock.release().catch((error: unknown) => {
+      if (!(error instanceof LockBackendUnavailableError) || !lock.isHeld)
+        return;
+      lock.passedOn();
+      this.held.delete(lock.token);
+      this.releaseQuietly(lock.storeKeys, lock.token);
+    });
   }
 
   /**
@@ -957,6 +950,25 @@ export class LockManager {
     }
   }
 
+  /**
+   * Stops tracking a lost lock once no lease of its token can be left in
+   * the store: close() releases it until then. NOTE: a lost lock may still
+   * own a lease (an extend or handoff answered after its validity ran out,
+   * the other keys of a multi-key lock found partly taken, a timed-out
+   * command that still ran), which lasts at most its ttl from the last
+   * command, sent no later than now; the margin covers a command still on
+   * its way.
+   */
+  private forgetLost(lock: Lock, leaseMs: number): void {
+    if (this.closed) return;
+    setTimeout(
+      () => {
+        if (this.held.get(lock.token) === lock) this.held.delete(lock.token);
+      },
+      Math.min(leaseMs + FORGET_MARGIN_MS, MAX_TIMER_DELAY),
+    ).unref();
+  }
+
   private onReleased(lock: Lock, freed: boolean): void {
     this.held.delete(lock.token);
     if (!freed) return;
@@ -969,6 +981,9 @@ export class LockManager {
 }
 
 const QUEUE = Object.freeze({ queue: true });
+
+/** How long after its ttl a lost lock is still released by close(). */
+const FORGET_MARGIN_MS = 2000;
 
 /**
  * A lock is passed on ahead of the store's answer only while it has this much

@@ -20,8 +20,11 @@ export interface LockRuntime {
    * same process; answers what the store found.
    */
   release(lock: Lock): Promise<LockOutcome>;
-  /** The lock was lost: the manager stops tracking it (nothing to release at close). */
-  forget(lock: Lock): void;
+  /**
+   * The lock was lost: the manager stops tracking it once a lease of
+   * `leaseMs` (its ttl) from now would have ended.
+   */
+  forget(lock: Lock, leaseMs: number): void;
 }
 
 /** The grant that a store answered, as the manager hands it to a lock. @internal */
@@ -78,6 +81,8 @@ export class Lock {
   /** Settles once the store answered the handoff that granted this lock. */
   private confirming?: Promise<void>;
   private readonly ttl: number;
+  /** The longest lease asked of the store for this token (the ttl, or a longer extend). */
+  private longestLease: number;
   private readonly holdUntil: number;
 
   /** @internal */
@@ -91,6 +96,7 @@ export class Lock {
     this.token = grant.token;
     this.fences = grant.fences;
     this.ttl = grant.ttl;
+    this.longestLease = Math.max(grant.ttl, grant.validityMs ?? 0);
     this.acquiredAt = grant.startedAt;
     this.holdUntil = grant.startedAt + grant.maxHold;
     const validUntil = runtime.validity(
@@ -159,6 +165,7 @@ export class Lock {
     if (this.confirming) await this.confirming;
     this.assertHeld();
     const lease = toLease(ttl);
+    if (lease > this.longestLease) this.longestLease = lease;
     const startedAt = performance.now();
     const outcome = await this.runtime.store.extend(
       this.storeKeys,
@@ -260,7 +267,7 @@ export class Lock {
     if (this.state !== 'held') return;
     this.state = reason;
     this.stopTimers();
-    this.runtime.forget(this);
+    this.runtime.forget(this, this.longestLease);
     this.controller?.abort(this.lostError(reason));
   }
 
