@@ -74,6 +74,16 @@ function target(scenario, goal, measured, met, detail = '') {
 /** Rounds per contender in scenarios 1 and 4. */
 const UNCONTENDED_ROUNDS = SHORT ? 1 : 3;
 
+/**
+ * `items` in the order of `round`: each round starts one item later, so that
+ * no item always runs first and a slow spell of the machine hits different
+ * items in different rounds.
+ */
+function rotated(items, round) {
+  const start = round % items.length;
+  return [...items.slice(start), ...items.slice(0, start)];
+}
+
 async function scenario1(server) {
   const names = Object.keys(CONTENDERS);
   const results = await uncontendedRounds(names, [server.url]);
@@ -135,14 +145,13 @@ async function scenario1(server) {
 
 /**
  * Scenario 1's measurement, also used by scenario 4: each contender runs
- * `uncontended.mjs` once per round ({@link UNCONTENDED_ROUNDS}), the
- * order rotating each round so that no contender always runs first; each
- * figure is the median over the rounds.
+ * `uncontended.mjs` once per round ({@link UNCONTENDED_ROUNDS}), in a
+ * rotated order (see `rotated`); each figure is the median over the rounds.
  */
 async function uncontendedRounds(names, urls) {
   const runs = Object.fromEntries(names.map((name) => [name, []]));
   for (let round = 0; round < UNCONTENDED_ROUNDS; round++) {
-    for (const name of [...names.slice(round), ...names.slice(0, round)]) {
+    for (const name of rotated(names, round)) {
       runs[name].push(
         await runScenario('uncontended.mjs', {
           contender: name,
@@ -234,10 +243,7 @@ const CONTENDED_WARMUP_MS = SHORT ? 100 : 3000;
 async function contendedSet(servers, options) {
   const runs = CONTENDED.map(() => []);
   for (let round = 0; round < CONTENDED_ROUNDS; round++) {
-    // NOTE: the order rotates each round, so no row always runs first, and
-    // a slow spell of the machine hits different rows in different rounds.
-    for (let i = 0; i < CONTENDED.length; i++) {
-      const index = (i + round) % CONTENDED.length;
+    for (const index of rotated([...CONTENDED.keys()], round)) {
       runs[index].push(
         await runContended(servers, {
           ...CONTENDED[index],
@@ -448,14 +454,11 @@ async function scenario5(server) {
   // NOTE: five rounds: this scenario moves more than the others between
   // runs (0.88x to 0.97x for the same code), and a median of five is steadier.
   const rounds = SHORT ? 1 : 5;
-  // NOTE: `plain` and `locked` are routes of one app (the target's ratio);
-  // `without` is the plain route of the same app without the module.
-  const urls = {};
-  const load = (route, seconds) =>
+  const load = (url, seconds) =>
     new Promise((resolve, reject) =>
       autocannon(
         {
-          url: urls[route],
+          url,
           idReplacement: true,
           connections: 32,
           duration: seconds,
@@ -469,20 +472,20 @@ async function scenario5(server) {
     const [{ port }, { port: barePort }] = await Promise.all(
       apps.map((child) => Promise.race([child.ready, child.result])),
     );
-    urls.plain = `http://127.0.0.1:${port}/plain/[<id>]`;
-    urls.locked = `http://127.0.0.1:${port}/locked/[<id>]`;
-    urls.without = `http://127.0.0.1:${barePort}/plain/[<id>]`;
-    const order = ['plain', 'locked', 'without'];
-    for (const route of order) await load(route, 1);
+    // NOTE: `plain` and `locked` are routes of one app (the target's
+    // ratio); `without` is the plain route of the same app without the module.
+    const urls = {
+      plain: `http://127.0.0.1:${port}/plain/[<id>]`,
+      locked: `http://127.0.0.1:${port}/locked/[<id>]`,
+      without: `http://127.0.0.1:${barePort}/plain/[<id>]`,
+    };
+    const order = Object.keys(urls);
+    for (const route of order) await load(urls[route], 1);
     const runs = { plain: [], locked: [], without: [] };
-    for (let round = 0; round < rounds; round++) {
-      // NOTE: a rotating order, so that no route always runs first.
-      for (let i = 0; i < order.length; i++) {
-        const route = order[(round + i) % order.length];
-        runs[route].push(await load(route, duration));
-      }
-    }
-    // NOTE: medians over rotating rounds, so that one slow spell of the
+    for (let round = 0; round < rounds; round++)
+      for (const route of rotated(order, round))
+        runs[route].push(await load(urls[route], duration));
+    // NOTE: medians over rotated rounds, so that one slow spell of the
     // shared machine does not decide the ratio.
     const row = (route) => {
       const list = runs[route];
