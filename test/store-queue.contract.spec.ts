@@ -120,6 +120,21 @@ describe.each(backends)('$name queue', (backend) => {
     expect(b.grants).toEqual([]);
   });
 
+  it('leaves the rest of the line to be granted by the release of a request that took its own turn', async () => {
+    const k = key();
+    const a = await client();
+    const b = await client();
+    const c = await client();
+    await a.store.acquire([k], 'holder', 100);
+    await b.store.acquire([k], 'queued', 5000, { queue: true });
+    await c.store.acquire([k], 'behind', 5000, { queue: true });
+    await sleep(150); // the holder's lease ran out; nobody released
+    const turn = await b.store.acquire([k], 'queued', 5000, { queue: true });
+    expect(turn.acquired).toBe(true);
+    expect(await b.store.release([k], 'queued')).toBe('ok');
+    expect(await c.grantOf('behind')).toMatchObject({ token: 'behind' });
+  });
+
   it('takes a place out of line, and hands on a grant that raced with leaving', async () => {
     const k = key();
     const a = await client();

@@ -124,6 +124,21 @@ export class LockManager {
   private readonly inFlight = new Map<string, number>();
   private readonly waiting = new Set<LockWaiter>();
   /**
+   * Grants that came while the attempt that queued their ticket was still
+   * unanswered (grants and answers come on different connections), by token:
+   * that attempt takes its own when it is refused.
+   */
+  private readonly earlyGrants = new Map<string, GrantNotice>();
+  /**
+   * Store calls under way that close() lets finish before it closes the
+   * store: attempts, and the releases and dequeues that clean up after them.
+   */
+  private callsUnderWay = 0;
+  private onCallsSettled?: () => void;
+  private readonly callDone = (): void => {
+    if (--this.callsUnderWay === 0) this.onCallsSettled?.();
+  };
+  /**
    * Counted local handoffs per store key since this process last got the key
    * from the store or released it. NOTE: kept apart from the key's waiters,
    * which come and go: a process with one waiter at a time would otherwise
@@ -276,8 +291,26 @@ export class LockManager {
     const locks = [...this.held.values()];
     for (const lock of locks) lock.lose('closed');
     await Promise.allSettled(locks.map((lock) => lock.release()));
+    await this.callsSettled();
     this.grantSubscription?.then((stop) => stop(), noop);
     await this.store.close();
+  }
+
+  /**
+   * Waits until no store call of this manager is under way. NOTE: an answer
+   * that comes during close() is acted on (a grant handed back, a place in
+   * line given up), which sends another call: each is waited for in turn,
+   * a turn of the event loop after the last. Every call is bounded by the
+   * store's own timeout.
+   */
+  private async callsSettled(): Promise<void> {
+    for (;;) {
+      if (this.callsUnderWay > 0)
+        await new Promise<void>((resolve) => (this.onCallsSettled = resolve));
+      this.onCallsSettled = undefined;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.callsUnderWay === 0) return;
+    }
   }
 
   private request(
@@ -387,6 +420,8 @@ export class LockManager {
         : this.attempt(request, token, queue);
     return attempted.then(
       (result) => {
+        const early =
+          this.earlyGrants.size > 0 ? this.takeEarlyGrant(token) : undefined;
         if (single !== undefined) this.leaveFlight(single);
         if (result.acquired) {
           // NOTE: the caller gave up while the grant was in flight: hand it back.
@@ -402,7 +437,7 @@ export class LockManager {
           throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
         return this.wait(
           request,
-          queue ? { token, startedAt, result } : undefined,
+          queue ? { token, startedAt, result, early } : undefined,
           result.retryAfterMs,
         );
       },
@@ -417,8 +452,19 @@ export class LockManager {
     const count = this.inFlight.get(storeKey)! - 1;
     if (count > 0) return void this.inFlight.set(storeKey, count);
     this.inFlight.delete(storeKey);
+    // NOTE: a grant kept for an attempt that did not take it was for a
+    // ticket this process no longer uses: left alone, as in onGrant.
+    if (this.earlyGrants.size > 0)
+      for (const [token, grant] of this.earlyGrants)
+        if (grant.key === storeKey) this.earlyGrants.delete(token);
     // NOTE: callers that arrived during the attempt wait for it to end.
     this.queues.get(storeKey)?.waiters[0]?.wake();
+  }
+
+  private takeEarlyGrant(token: string): GrantNotice | undefined {
+    const grant = this.earlyGrants.get(token);
+    if (grant) this.earlyGrants.delete(token);
+    return grant;
   }
 
   /** Subscribes to the grants of the store's queue, once. */
@@ -445,6 +491,7 @@ export class LockManager {
     queue: boolean,
     waiter?: LockWaiter,
   ): Promise<AcquireResult> {
+    this.callsUnderWay++;
     // NOTE: a store that throws instead of rejecting must not leave the
     // key's attempt counted as in flight (later callers would wait on it).
     const pending = callAsync(() =>
@@ -455,27 +502,60 @@ export class LockManager {
         queue ? QUEUE : undefined,
       ),
     );
-    return (waiter ? waiter.race(pending) : pending).catch((error: unknown) => {
-      // NOTE: the command may still run on the server (a timeout is not a
-      // refusal), and the waiter may have given up while it was in flight.
-      // Releasing by token is always safe and leaves no orphan lease; a
-      // ticket in flight is retired so that nobody ever reuses its token.
-      const signal = request.options.signal;
-      if (
-        error instanceof LockBackendUnavailableError ||
-        waiter?.cancelled ||
-        signal?.aborted
-      ) {
-        if (queue) this.retireTicket(request.storeKeys[0], token);
-        pending.then(
-          (result) => {
-            if (result.acquired) this.releaseQuietly(request.storeKeys, token);
-          },
-          () => this.releaseQuietly(request.storeKeys, token),
-        );
-      }
+    if (!waiter)
+      return pending.then(
+        (result) => {
+          this.callDone();
+          return result;
+        },
+        (error: unknown) => {
+          this.callDone();
+          return this.failedAttempt(request, token, queue, pending, error);
+        },
+      );
+    pending.then(this.callDone, this.callDone);
+    return waiter
+      .race(pending)
+      .catch((error: unknown) =>
+        this.failedAttempt(request, token, queue, pending, error, waiter),
+      );
+  }
+
+  /** Cleans up after an attempt that failed or was given up, and rethrows. */
+  private failedAttempt(
+    request: LockRequest,
+    token: string,
+    queue: boolean,
+    pending: Promise<AcquireResult>,
+    error: unknown,
+    waiter?: LockWaiter,
+  ): never {
+    // NOTE: the store's queue granted this very ticket while the attempt
+    // was in flight, and the grant reached the waiter: the waiter takes
+    // it, or leave() passes it on or releases it. Releasing the token here
+    // too would free the key under the next local waiter.
+    const granted = waiter?.granted;
+    if (granted && !(granted instanceof Lock) && granted.token === token)
       throw error;
-    });
+    // NOTE: the command may still run on the server (a timeout is not a
+    // refusal), and the waiter may have given up while it was in flight.
+    // Releasing by token is always safe and leaves no orphan lease; a
+    // ticket in flight is retired so that nobody ever reuses its token.
+    const signal = request.options.signal;
+    if (
+      error instanceof LockBackendUnavailableError ||
+      waiter?.cancelled ||
+      signal?.aborted
+    ) {
+      if (queue) this.retireTicket(request.storeKeys[0], token);
+      pending.then(
+        (result) => {
+          if (result.acquired) this.releaseQuietly(request.storeKeys, token);
+        },
+        () => this.releaseQuietly(request.storeKeys, token),
+      );
+    }
+    throw error;
   }
 
   /**
@@ -508,15 +588,19 @@ export class LockManager {
     token: string,
     attempt = 1,
   ): void {
-    this.store.release(storeKeys, token).catch((error: unknown) => {
-      if (attempt >= 3 || !(error instanceof LockBackendUnavailableError))
-        return;
-      const retry = setTimeout(
-        () => this.releaseQuietly(storeKeys, token, attempt + 1),
-        500 * attempt,
-      );
-      retry.unref();
-    });
+    this.callsUnderWay++;
+    this.store
+      .release(storeKeys, token)
+      .then(this.callDone, (error: unknown) => {
+        this.callDone();
+        if (attempt >= 3 || !(error instanceof LockBackendUnavailableError))
+          return;
+        const retry = setTimeout(
+          () => this.releaseQuietly(storeKeys, token, attempt + 1),
+          500 * attempt,
+        );
+        retry.unref();
+      });
   }
 
   /**
@@ -525,10 +609,20 @@ export class LockManager {
    */
   private async wait(
     request: LockRequest,
-    first?: { token: string; startedAt: number; result: AcquireResult },
+    first?: {
+      token: string;
+      startedAt: number;
+      result: AcquireResult;
+      /** A grant to that token that came before the refusal. */
+      early?: GrantNotice;
+    },
     retryAfterMs = 0,
   ): Promise<Lock> {
-    if (this.closed) throw closedError();
+    if (this.closed) {
+      // NOTE: the refused attempt's place in line would be granted to nobody.
+      if (first) this.retireTicket(request.storeKeys[0], first.token);
+      throw closedError();
+    }
     const { storeKeys, options } = request;
     const waiter = new LockWaiter(request, retryAfterMs);
     const queues = storeKeys.map((key) => this.queue(key));
@@ -542,6 +636,7 @@ export class LockManager {
         firstSentAt: first.startedAt,
       };
       this.noteRefusal(single.ticket, first.startedAt, first.result);
+      if (first.early) this.onGrant(first.early);
     } else if (single) single.waiters.push(waiter);
     else for (const queue of queues) queue.others.add(waiter);
     this.waiting.add(waiter);
@@ -597,7 +692,15 @@ export class LockManager {
           : undefined;
         const token = ticket?.token ?? createLockToken();
         const startedAt = performance.now();
-        const result = await this.attempt(request, token, queued, waiter);
+        let result: AcquireResult;
+        try {
+          result = await this.attempt(request, token, queued, waiter);
+        } catch (error) {
+          // NOTE: a grant that came meanwhile is the lock this attempt was
+          // for (a store call that failed after it is beside the point).
+          if (waiter.granted && !waiter.cancelled) continue;
+          throw error;
+        }
         if (result.acquired) {
           if (ticket && single?.ticket === ticket) single!.ticket = undefined;
           // NOTE: a lock passed on meanwhile cannot hold the key this attempt
@@ -662,7 +765,13 @@ export class LockManager {
   private onGrant(grant: GrantNotice): void {
     const queue = this.queues.get(grant.key);
     const ticket = queue?.ticket;
-    if (!ticket || ticket.token !== grant.token) return;
+    if (!ticket || ticket.token !== grant.token) {
+      // NOTE: the answer that queued the ticket may still be on its way
+      // (grants come on another connection): kept for the attempt in flight.
+      if (this.inFlight.has(grant.key))
+        this.earlyGrants.set(grant.token, grant);
+      return;
+    }
     queue!.ticket = undefined;
     const taken = this.give(queue, {
       token: grant.token,
@@ -717,7 +826,11 @@ export class LockManager {
   private retireTicket(storeKey: string, token: string): void {
     const queue = this.queues.get(storeKey);
     if (queue?.ticket?.token === token) queue.ticket = undefined;
-    this.queueing?.leaveQueue(storeKey, token).catch(noop);
+    if (!this.queueing) return;
+    this.callsUnderWay++;
+    this.queueing
+      .leaveQueue(storeKey, token)
+      .then(this.callDone, this.callDone);
   }
 
   private queue(storeKey: string): KeyQueue {
@@ -735,10 +848,21 @@ export class LockManager {
   }
 
   private subscribe(queue: KeyQueue): Promise<unknown> {
-    queue.subscription ??= this.store.subscribe([queue.key], (key, id) =>
-      this.onNotice(key, Number(id)),
-    );
-    return queue.subscription;
+    let subscription = queue.subscription;
+    if (!subscription) {
+      subscription = callAsync(() =>
+        this.store.subscribe([queue.key], (key, id) =>
+          this.onNotice(key, Number(id)),
+        ),
+      );
+      queue.subscription = subscription;
+      // NOTE: a failed subscription is not kept: the key's queue may outlive
+      // the waiters it failed, and later waiters ask again.
+      subscription.catch(() => {
+        if (queue.subscription === subscription) queue.subscription = undefined;
+      });
+    }
+    return subscription;
   }
 
   /**

@@ -35,6 +35,15 @@ export class CountingStore implements LockStore {
   /** Milliseconds each acquire waits before it reaches the inner store. */
   acquireDelay = 0;
   /**
+   * Milliseconds each acquire's answer is held back after the inner store
+   * answered: the command ran, its reply is late.
+   */
+  acquireReplyDelay = 0;
+  /** How many of the next acquires run but answer LockBackendUnavailableError. */
+  failAcquireAfterRun = 0;
+  /** How many of the next subscribes fail with LockBackendUnavailableError. */
+  failSubscribe = 0;
+  /**
    * Delayed acquires not yet sent on: a later queue call waits for them, as
    * calls on one connection keep their order.
    */
@@ -55,15 +64,27 @@ export class CountingStore implements LockStore {
         new LockBackendUnavailableError('injected: acquire got no answer'),
       );
     }
+    const failAfterRun = this.failAcquireAfterRun > 0;
+    if (failAfterRun) this.failAcquireAfterRun--;
+    const replyDelay = this.acquireReplyDelay;
+    let ran: Promise<AcquireResult>;
     if (this.acquireDelay > 0) {
       const reached = sleep(this.acquireDelay);
       this.delayed.add(reached);
-      return reached.then(() => {
+      ran = reached.then(() => {
         this.delayed.delete(reached);
         return this.inner.acquire(keys, token, ttlMs, options);
       });
-    }
-    return this.inner.acquire(keys, token, ttlMs, options);
+    } else ran = this.inner.acquire(keys, token, ttlMs, options);
+    if (!failAfterRun && replyDelay === 0) return ran;
+    return ran.then(async (result) => {
+      if (replyDelay > 0) await sleep(replyDelay);
+      if (failAfterRun)
+        throw new LockBackendUnavailableError(
+          'injected: acquire ran but got no answer',
+        );
+      return result;
+    });
   }
 
   async extend(
@@ -93,6 +114,12 @@ export class CountingStore implements LockStore {
     listener: ReleaseListener,
   ): Promise<() => void> {
     this.calls.subscribe++;
+    if (this.failSubscribe > 0) {
+      this.failSubscribe--;
+      return Promise.reject(
+        new LockBackendUnavailableError('injected: subscribe got no answer'),
+      );
+    }
     return this.inner.subscribe(keys, listener);
   }
 

@@ -32,6 +32,10 @@ local function acquire_one(key, token, ttl, queues)
     if id and queues and id == client then
       redis.call('LPOP', key .. ':q')
       redis.call('DEL', key .. ':t:' .. client)
+      -- Others still in line: marked, so that the release grants the next.
+      if redis.call('LLEN', key .. ':q') > 0 then
+        mark(key, fence_text .. ':' .. token)
+      end
     elseif id then
       return grant_ticket(key, id, ticket)
     end

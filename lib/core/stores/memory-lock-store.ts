@@ -87,8 +87,16 @@ export class MemoryLockStore implements QueueingLockStore {
         entry.expiresAt = now + ttlMs;
         return entry.fence;
       }
-      if (turns.has(key)) this.queues.get(key)!.shift();
-      this.entries.set(key, { fence: fresh, token, expiresAt: now + ttlMs });
+      // NOTE: a request taking its own turn leaves the rest of the line
+      // waiting: marked, so that its release grants the next.
+      const line = turns.has(key) ? this.queues.get(key)! : undefined;
+      line?.shift();
+      this.entries.set(key, {
+        fence: fresh,
+        token,
+        expiresAt: now + ttlMs,
+        marked: line !== undefined && line.length > 0,
+      });
       return fresh;
     });
     return { acquired: true, fences };
