@@ -1,5 +1,7 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { DISTRIBUTED_LOCK_OPTIONS } from './distributed-lock.constants.js';
+import { DistributedLockInterceptor } from './distributed-lock.interceptor.js';
 import type { DistributedLockModuleOptions } from './distributed-lock.options.js';
 
 /** Extra options of `forRoot`/`forRootAsync` that shape the module itself. */
@@ -10,7 +12,23 @@ export interface DistributedLockModuleExtras {
    * @default false
    */
   isGlobal?: boolean;
+  /**
+   * Register {@link DistributedLockInterceptor} globally, mapping lock errors
+   * to HTTP (409, 503, 400) and to RPC/WebSocket errors. Set `false` to put
+   * it (or a subclass) only where you want it, with `@UseInterceptors`:
+   * routes then skip Nest's interceptor pipeline unless something else uses
+   * it. Given to `forRoot`/`forRootAsync` itself (next to `useFactory`),
+   * since it shapes the module's providers.
+   * @default true
+   */
+  mapErrors?: boolean;
 }
+
+/** The global error-mapping interceptor (`mapErrors`). */
+const ERROR_MAPPING: Provider = {
+  provide: APP_INTERCEPTOR,
+  useClass: DistributedLockInterceptor,
+};
 
 export const {
   ConfigurableModuleClass: ConfigurableDistributedLockModule,
@@ -22,8 +40,15 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createDistributedLockOptions')
   .setExtras<DistributedLockModuleExtras>(
-    { isGlobal: false },
-    (definition, extras) => ({ ...definition, global: extras.isGlobal }),
+    { isGlobal: false, mapErrors: true },
+    (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+      providers:
+        extras.mapErrors === false
+          ? definition.providers
+          : [...(definition.providers ?? []), ERROR_MAPPING],
+    }),
   )
   .build();
 

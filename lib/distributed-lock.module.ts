@@ -1,14 +1,7 @@
-import { Module, type CallHandler, type NestInterceptor } from '@nestjs/common';
-import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
+import { Module } from '@nestjs/common';
 import { DISTRIBUTED_LOCK_MANAGER } from './distributed-lock.constants.js';
-import { DistributedLockInterceptor } from './distributed-lock.interceptor.js';
 import { ConfigurableDistributedLockModule } from './distributed-lock.module-definition.js';
 import { DistributedLockService } from './distributed-lock.service.js';
-
-/** Stands in for the interceptor when `mapErrors` is off (the provider list is static under `forRootAsync`). */
-const passThrough: NestInterceptor = {
-  intercept: (_context, next: CallHandler) => next.handle(),
-};
 
 /**
  * Distributed locks on Redis for a Nest application: provides
@@ -32,17 +25,6 @@ const passThrough: NestInterceptor = {
       provide: DISTRIBUTED_LOCK_MANAGER,
       useFactory: (service: DistributedLockService) => service.manager,
       inject: [DistributedLockService],
-    },
-    {
-      provide: APP_INTERCEPTOR,
-      useFactory: (
-        service: DistributedLockService,
-        adapterHost: HttpAdapterHost,
-      ) =>
-        service.options.mapErrors
-          ? new DistributedLockInterceptor(adapterHost)
-          : passThrough,
-      inject: [DistributedLockService, HttpAdapterHost],
     },
   ],
   exports: [DistributedLockService, DISTRIBUTED_LOCK_MANAGER],

@@ -101,13 +101,6 @@ export interface DistributedLockModuleOptions {
    */
   operationTimeout?: number;
   /**
-   * Register {@link DistributedLockInterceptor} globally, mapping lock errors
-   * to HTTP (409, 503, 400) and to RPC/WebSocket error payloads. Set `false`
-   * to register your own (for instance a subclass) instead.
-   * @default true
-   */
-  mapErrors?: boolean;
-  /**
    * How many times in a row a release passes a busy lock straight to a
    * waiter in the same process before it goes through the line in Redis,
    * where other instances wait (see `LockManagerOptions.localHandoffs`).
@@ -132,7 +125,6 @@ export interface ResolvedDistributedLockModuleOptions extends Omit<
 > {
   prefix: string;
   operationTimeout: number;
-  mapErrors: boolean;
   defaults: ResolvedDistributedLockOptions;
 }
 
@@ -140,7 +132,6 @@ export interface ResolvedDistributedLockModuleOptions extends Omit<
 export const DISTRIBUTED_LOCK_DEFAULTS = Object.freeze({
   prefix: 'lock:',
   operationTimeout: 1000,
-  mapErrors: true,
   defaults: Object.freeze({
     ttl: 30_000,
     waitTimeout: 10_000,
@@ -172,7 +163,6 @@ export function resolveModuleOptions(
     prefix: options.prefix ?? DISTRIBUTED_LOCK_DEFAULTS.prefix,
     operationTimeout:
       options.operationTimeout ?? DISTRIBUTED_LOCK_DEFAULTS.operationTimeout,
-    mapErrors: options.mapErrors ?? DISTRIBUTED_LOCK_DEFAULTS.mapErrors,
     defaults: resolveLockOptions(
       DISTRIBUTED_LOCK_DEFAULTS.defaults,
       options.defaults,
@@ -188,8 +178,14 @@ export function resolveModuleOptions(
     );
   }
   assertNumber(resolved.operationTimeout, 'operationTimeout', 1, failModule);
-  if (typeof resolved.mapErrors !== 'boolean')
-    failModule('mapErrors', 'must be a boolean', resolved.mapErrors);
+  // NOTE: a module extra (it decides the module's providers): in options a
+  // factory returns, it would be ignored without a word.
+  if ('mapErrors' in options)
+    failModule(
+      'mapErrors',
+      'goes to forRoot/forRootAsync itself (next to useFactory), not into the options',
+      (options as { mapErrors?: unknown }).mapErrors,
+    );
   if (
     resolved.localHandoffs !== undefined &&
     !(Number.isInteger(resolved.localHandoffs) && resolved.localHandoffs >= 0)

@@ -13,6 +13,7 @@ import {
   UseInterceptors,
   type INestApplication,
 } from '@nestjs/common';
+import { ApplicationConfig } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -30,6 +31,7 @@ import {
   LockManager,
   MemoryLockStore,
   type DistributedLockModuleOptions,
+  type DistributedLockModuleRootOptions,
 } from '../lib/index.js';
 import { createApp, sleep, unique } from './support/nest-apps.js';
 import { startRedis, type RedisServer } from './support/redis-harness.js';
@@ -124,7 +126,7 @@ afterAll(async () => {
 });
 
 async function start(
-  options: DistributedLockModuleOptions,
+  options: DistributedLockModuleRootOptions,
   extra: {
     controllers?: (typeof WorkerController | typeof MappedController)[];
   } = {},
@@ -284,6 +286,34 @@ describe('configuration', () => {
     ).rejects.toThrow(/option "defaults\.waitTimeout"/);
   });
 
+  it('forRootAsync takes mapErrors next to useFactory, and refuses it in the options the factory returns', async () => {
+    const app = await createApp('express', {
+      imports: [
+        DistributedLockModule.forRootAsync({
+          mapErrors: false,
+          useFactory: () => ({ store: new MemoryLockStore() }),
+        }),
+      ],
+    });
+    apps.push(app);
+    expect(app.get(ApplicationConfig).getGlobalInterceptors()).toEqual([]);
+    await expect(
+      Test.createTestingModule({
+        imports: [
+          DistributedLockModule.forRootAsync({
+            useFactory: () =>
+              ({
+                store: new MemoryLockStore(),
+                mapErrors: false,
+              }) as DistributedLockModuleOptions,
+          }),
+        ],
+      }).compile(),
+    ).rejects.toThrow(
+      /option "mapErrors" goes to forRoot\/forRootAsync itself/,
+    );
+  });
+
   it('isGlobal lets a feature module use the decorator and the service without importing the module', async () => {
     @Module({ providers: [Worker], exports: [Worker] })
     class FeatureModule {}
@@ -392,6 +422,19 @@ describe('error mapping', () => {
     expect(first.status).toBe(201);
     expect(second.status).toBe(423);
     expect(second.body.message).toBe('locked: slow:1');
+  });
+
+  it('registers the error-mapping interceptor globally, and nothing at all with mapErrors: false', async () => {
+    const mapped = await start({ url: redis.url });
+    expect(
+      mapped
+        .get(ApplicationConfig)
+        .getGlobalInterceptors()
+        .map((interceptor) => interceptor.constructor),
+    ).toEqual([DistributedLockInterceptor]);
+    const unmapped = await start({ url: redis.url, mapErrors: false });
+    // NOTE: not even a pass-through: routes skip Nest's interceptor pipeline
+    expect(unmapped.get(ApplicationConfig).getGlobalInterceptors()).toEqual([]);
   });
 
   it('leaves lock errors unmapped with mapErrors: false', async () => {
