@@ -58,7 +58,8 @@ export function DistributedLock(
       'AnonymousClass';
     const methodName = String(propertyKey);
     const label = `${className}.${methodName}`;
-    const original = descriptor.value as unknown;
+    // NOTE: used on a property (from plain JavaScript), there is no descriptor.
+    const original = descriptor?.value as unknown;
     // NOTE: a static method has no instance for Nest to inject the service into.
     if (typeof original !== 'function' || typeof target === 'function')
       throw new TypeError(decoratedNonMethodMessage(label));

@@ -144,10 +144,15 @@ export class DistributedLockService implements OnApplicationShutdown {
       const abort = new AbortController();
       let source: Subscription | undefined;
       let stop: (() => void) | undefined;
+      let invoked = false;
       const invoke = () => {
         if (subscriber.closed) return undefined;
+        invoked = true;
         const result = locked.method.apply(instance, args);
-        if (!isObservable(result)) return result;
+        // NOTE: a method typed as returning an Observable may still return
+        // a value or a Promise: its value is the one value sent.
+        if (!isObservable(result))
+          return thenOrNow(result, (value) => subscriber.next(value));
         return new Promise<void>((resolve, reject) => {
           stop = resolve;
           source = result.subscribe({
@@ -158,7 +163,13 @@ export class DistributedLockService implements OnApplicationShutdown {
         });
       };
       this.run(locked, args, abort.signal, invoke).then(
-        () => subscriber.complete(),
+        () => {
+          // NOTE: a call skipped on contention sends `undefined`, as the
+          // Promise form resolves to it: an Observable that completes empty
+          // makes `lastValueFrom` (Nest's route handler) throw.
+          if (!invoked) subscriber.next(undefined);
+          subscriber.complete();
+        },
         (error: unknown) => subscriber.error(error),
       );
       return () => {

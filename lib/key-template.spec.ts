@@ -38,6 +38,7 @@ describe('readMethodParameters', () => {
     expect(readMethodParameters(Sample.prototype.pay)).toEqual({
       names: ['id', 'dto', 'rest'],
       restIndex: 2,
+      readsArguments: false,
     });
     expect(readMethodParameters(Sample.prototype.destructured).names).toEqual([
       undefined,
@@ -108,5 +109,36 @@ describe('compileLockKey', () => {
     );
     expect(() => compileLockKey('x>', target)).toThrow(/no matching "<"/);
     expect(() => compileLockKey([], target)).toThrow(InvalidLockTemplateError);
+  });
+
+  it('fails at compile time on a position past the parameters, unless they can go on', () => {
+    class Positions {
+      one(id: string) {
+        return id;
+      }
+      none() {
+        return 0;
+      }
+      wrapped(...args: unknown[]) {
+        return args;
+      }
+      legacyWrapper() {
+        // eslint-disable-next-line prefer-rest-params
+        return arguments;
+      }
+    }
+    const on = (method: keyof Positions) => ({
+      label: `Positions.${method}`,
+      parameters: readMethodParameters(Positions.prototype[method]),
+    });
+    expect(() => compileLockKey('x:<1>', on('one'))).toThrow(
+      /<1> names no parameter; Positions.one has the parameters \(id\)/,
+    );
+    expect(() => compileLockKey('x:<0>', on('none'))).toThrow(
+      InvalidLockTemplateError,
+    );
+    expect(compileLockKey('x:<0>', on('one'))(['a'])).toBe('x:a');
+    expect(compileLockKey('x:<3>', on('wrapped'))([0, 1, 2, 'd'])).toBe('x:d');
+    expect(compileLockKey('x:<1>', on('legacyWrapper'))([0, 'b'])).toBe('x:b');
   });
 });

@@ -36,6 +36,8 @@ export interface MethodParameters {
   readonly names: readonly (string | undefined)[];
   /** Position of a rest parameter (`...args`), if any. */
   readonly restIndex?: number;
+  /** The source reads `arguments`: positions past the list may be used. */
+  readonly readsArguments?: boolean;
 }
 
 /** The decorated method, for messages and name lookups. */
@@ -110,7 +112,9 @@ export function readMethodParameters(
     const name = /^(?:\.\.\.)?\s*([A-Za-z_$][\w$]*)/.exec(parameter);
     names.push(name ? name[1] : undefined);
   }
-  return { names, restIndex };
+  // NOTE: a wrapper from another decorator may take its arguments this way.
+  const readsArguments = /\barguments\b/.test(source);
+  return { names, restIndex, readsArguments };
 }
 
 function templateResolver(
@@ -179,9 +183,11 @@ function placeholder(
     );
   }
   const [head, ...path] = text.split('.');
-  const { names, restIndex } = target.parameters;
+  const { names, restIndex, readsArguments } = target.parameters;
   const index = /^\d+$/.test(head) ? Number(head) : names.indexOf(head);
-  if (index < 0) {
+  const past =
+    index >= names.length && restIndex === undefined && !readsArguments;
+  if (index < 0 || past) {
     const known = names.filter((name): name is string => name !== undefined);
     throw new InvalidLockTemplateError(
       unknownPlaceholderMessage(target.label, template, text, known),

@@ -17,7 +17,7 @@ import { ApplicationConfig } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { isObservable, Observable } from 'rxjs';
+import { isObservable, lastValueFrom, Observable } from 'rxjs';
 import request from 'supertest';
 import {
   DISTRIBUTED_LOCK_MANAGER,
@@ -66,6 +66,13 @@ class Worker {
   async transfer(from: string, to: string): Promise<string[] | undefined> {
     expect(from).not.toBe(to);
     return this.locks.current()?.keys as string[];
+  }
+
+  @DistributedLock('feed:<id>')
+  feedLater(id: string): Observable<string> {
+    // NOTE: typed as an Observable, returns a Promise (as code under a loose
+    // type can)
+    return sleep(10).then(() => `${id}:later`) as unknown as Observable<string>;
   }
 
   @DistributedLock('feed:<id>')
@@ -164,6 +171,26 @@ describe('startup validation', () => {
     expect((error as Error).message).toContain('Orders.pay');
     expect((error as Error).message).toContain('<orderId>');
     expect((error as Error).message).toContain('(id, amount)');
+  });
+
+  it('refuses a static method and a property with its own message', () => {
+    const decorate = DistributedLock('x') as (
+      target: object,
+      key: string,
+      descriptor?: PropertyDescriptor,
+    ) => void;
+    class Holder {
+      static run(): void {}
+    }
+    expect(() =>
+      decorate(Holder, 'run', Object.getOwnPropertyDescriptor(Holder, 'run')),
+    ).toThrow(
+      '@DistributedLock can only decorate an instance method; Holder.run is not one.',
+    );
+    // a property decorator gets no descriptor (plain JavaScript, or a cast)
+    expect(() => decorate(Holder.prototype, 'field')).toThrow(
+      '@DistributedLock can only decorate an instance method; Holder.field is not one.',
+    );
   });
 
   it('fails on a malformed template and on a bad decorator option', () => {
@@ -385,6 +412,15 @@ describe('the service and the decorator on a provider', () => {
     const lock = await locks.tryAcquire('feed:f1');
     expect(lock).not.toBeNull();
     await lock!.release();
+  });
+
+  it('sends the value of a method typed as returning an Observable that returns a Promise', async () => {
+    const app = await start({ url: redis.url, prefix: unique('obs') + ':' });
+    const result = app.get(Worker).feedLater('f2') as unknown;
+    expect(isObservable(result)).toBe(true);
+    await expect(lastValueFrom(result as Observable<string>)).resolves.toBe(
+      'f2:later',
+    );
   });
 
   it("a lost lock aborts the signal; 'throw' rejects with LockLostError, 'ignore' returns the result", async () => {
