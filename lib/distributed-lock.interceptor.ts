@@ -8,7 +8,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { catchError, throwError, type Observable } from 'rxjs';
+import { catchError, from, mergeMap, throwError, type Observable } from 'rxjs';
 import { LockBackendUnavailableError } from './core/errors/lock-backend-unavailable.error.js';
 import { LockNotAcquiredError } from './core/errors/lock-not-acquired.error.js';
 import { InvalidLockKeyArgumentError } from './errors/invalid-lock-key-argument.error.js';
@@ -38,11 +38,14 @@ export interface LockErrorResponse {
  * Any other error, lost locks included, passes through unchanged (a lost lock
  * is a server-side failure: Nest answers 500 and logs it).
  *
- * For RPC and WebSocket handlers it throws the same payload as a plain object
- * with `status: 'error'` (the shape `RpcException`/`WsException` carry): this
- * library does not depend on @nestjs/microservices or @nestjs/websockets.
- * Override {@link toRpcError} or {@link toWsError} to wrap it in
- * `RpcException`/`WsException`, or {@link toResponse} to change the mapping.
+ * For RPC and WebSocket handlers it throws the same payload in an
+ * `RpcException` or a `WsException`, which Nest's exception filters send to
+ * the client as `{ status: 'error', ...payload }` (any other error becomes
+ * "Internal server error" there). Those classes come from the application's
+ * own @nestjs/microservices or @nestjs/websockets, loaded on the first such
+ * error: this library does not depend on them. Override {@link toRpcError}
+ * or {@link toWsError} to throw something else, or {@link toResponse} to
+ * change the mapping.
  *
  * NOTE: an interceptor rather than an exception filter. Errors from a
  * decorated provider method called by a handler reach the handler's
@@ -57,16 +60,20 @@ export class DistributedLockInterceptor implements NestInterceptor {
   constructor(@Optional() private readonly adapterHost?: HttpAdapterHost) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    return next
-      .handle()
-      .pipe(
-        catchError((error: unknown) =>
-          throwError(() => this.map(error, context)),
-        ),
-      );
+    return next.handle().pipe(
+      catchError((error: unknown) => {
+        const mapped = this.map(error, context);
+        return mapped instanceof Promise
+          ? from(mapped).pipe(mergeMap((e: unknown) => throwError(() => e)))
+          : throwError(() => mapped);
+      }),
+    );
   }
 
-  /** The mapped error for `error`, or `error` itself when it is no lock error this maps. */
+  /**
+   * The mapped error for `error` (or a Promise of it), or `error` itself when
+   * it is no lock error this maps.
+   */
   protected map(error: unknown, context: ExecutionContext): unknown {
     const response = this.toResponse(error);
     if (!response) return error;
@@ -121,14 +128,28 @@ export class DistributedLockInterceptor implements NestInterceptor {
     return new HttpException(response, response.statusCode, { cause });
   }
 
-  /** What an RPC handler throws; wrap in `RpcException` in a subclass if you use @nestjs/microservices. */
-  protected toRpcError(response: LockErrorResponse, _cause: unknown): unknown {
-    return { status: 'error', ...response };
+  /**
+   * What an RPC handler throws (or a Promise of it): an `RpcException` with
+   * the payload, or the payload itself if @nestjs/microservices cannot be
+   * loaded.
+   */
+  protected toRpcError(
+    response: LockErrorResponse,
+    _cause: unknown,
+  ): unknown | Promise<unknown> {
+    return wrapIn(RPC_EXCEPTION, response);
   }
 
-  /** What a WebSocket handler throws; wrap in `WsException` in a subclass if you use @nestjs/websockets. */
-  protected toWsError(response: LockErrorResponse, _cause: unknown): unknown {
-    return { status: 'error', ...response };
+  /**
+   * What a WebSocket handler throws (or a Promise of it): a `WsException`
+   * with the payload, or the payload itself if @nestjs/websockets cannot be
+   * loaded.
+   */
+  protected toWsError(
+    response: LockErrorResponse,
+    _cause: unknown,
+  ): unknown | Promise<unknown> {
+    return wrapIn(WS_EXCEPTION, response);
   }
 
   private setHeader(
@@ -146,4 +167,44 @@ export class DistributedLockInterceptor implements NestInterceptor {
     if (typeof target.setHeader === 'function') target.setHeader(name, value);
     else target.header?.(name, value);
   }
+}
+
+type ExceptionClass = new (error: object) => Error;
+
+/** An exception class of an optional Nest package, loaded once, on first use. */
+interface OptionalException {
+  readonly specifier: string;
+  readonly name: string;
+  loaded?: Promise<ExceptionClass | undefined>;
+}
+
+const RPC_EXCEPTION: OptionalException = {
+  specifier: '@nestjs/microservices',
+  name: 'RpcException',
+};
+const WS_EXCEPTION: OptionalException = {
+  specifier: '@nestjs/websockets',
+  name: 'WsException',
+};
+
+/**
+ * The payload in the package's exception class, or as a plain object when the
+ * application does not have the package. NOTE: imported from here, the
+ * package resolves to the application's own copy (a peer), so that Nest's
+ * filters recognise the class.
+ */
+async function wrapIn(
+  exception: OptionalException,
+  response: LockErrorResponse,
+): Promise<unknown> {
+  exception.loaded ??= import(exception.specifier).then(
+    (module: Record<string, unknown>) =>
+      typeof module[exception.name] === 'function'
+        ? (module[exception.name] as ExceptionClass)
+        : undefined,
+    () => undefined,
+  );
+  const payload = { status: 'error', ...response };
+  const Exception = await exception.loaded;
+  return Exception ? new Exception(payload) : payload;
 }
