@@ -138,6 +138,10 @@ export class LockManager {
   private readonly callDone = (): void => {
     if (--this.callsUnderWay === 0) this.onCallsSettled?.();
   };
+  private readonly attemptAnswered = (result: AcquireResult): AcquireResult => {
+    this.callDone();
+    return result;
+  };
   /**
    * Counted local handoffs per store key since this process last got the key
    * from the store or released it. NOTE: kept apart from the key's waiters,
@@ -503,16 +507,10 @@ export class LockManager {
       ),
     );
     if (!waiter)
-      return pending.then(
-        (result) => {
-          this.callDone();
-          return result;
-        },
-        (error: unknown) => {
-          this.callDone();
-          return this.failedAttempt(request, token, queue, pending, error);
-        },
-      );
+      return pending.then(this.attemptAnswered, (error: unknown) => {
+        this.callDone();
+        return this.failedAttempt(request, token, queue, pending, error);
+      });
     pending.then(this.callDone, this.callDone);
     return waiter
       .race(pending)
