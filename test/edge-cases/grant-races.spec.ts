@@ -12,6 +12,7 @@ import {
   LockError,
   LockManager,
   RedisLockStore,
+  type Lock,
 } from '../../lib/index.js';
 import { CountingQueueingStore } from '../support/counting-store.js';
 import { sleep } from '../support/redis-harness.js';
@@ -70,6 +71,19 @@ async function grantDuringRefresh(
   return { other, first: await first, second };
 }
 
+/** `lock` holds `key` in Redis, and another process cannot take it. */
+async function expectSoleHolder(key: string, lock: Lock, other: LockManager) {
+  expect({
+    value: await redis.admin.get(`lock:{${key}}`),
+    otherGets: (await other.tryAcquire(key)) !== null,
+    held: lock.isHeld,
+  }).toEqual({
+    value: expect.stringContaining(`:${lock.token}`),
+    otherGets: false,
+    held: true,
+  });
+}
+
 test('a waiter that gives up while its ticket was granted leaves the grant to the next local waiter, still held in Redis', async () => {
   const key = 'race:abort';
   const { other, first, second } = await grantDuringRefresh(key, {
@@ -78,15 +92,7 @@ test('a waiter that gives up while its ticket was granted leaves the grant to th
   expect(first).toBeInstanceOf(LockAbortedError);
   const next = await second;
   await sleep(500); // the late answer of the abandoned attempt has come
-  expect({
-    value: await redis.admin.get(`lock:{${key}}`),
-    otherGets: (await other.locks.tryAcquire(key)) !== null,
-    held: next.isHeld,
-  }).toEqual({
-    value: expect.stringContaining(`:${next.token}`),
-    otherGets: false,
-    held: true,
-  });
+  await expectSoleHolder(key, next, other.locks);
   await next.release();
 });
 
@@ -98,15 +104,7 @@ test('a refresh attempt that gets no answer after its ticket was granted still g
   expect(first).not.toBeInstanceOf(Error);
   const lock = first as Exclude<typeof first, Error>;
   await sleep(100);
-  expect({
-    value: await redis.admin.get(`lock:{${key}}`),
-    otherGets: (await other.locks.tryAcquire(key)) !== null,
-    held: lock.isHeld,
-  }).toEqual({
-    value: expect.stringContaining(`:${lock.token}`),
-    otherGets: false,
-    held: true,
-  });
+  await expectSoleHolder(key, lock, other.locks);
   await lock.release();
   await (await second).release();
 });
