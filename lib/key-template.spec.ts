@@ -51,6 +51,11 @@ describe('readMethodParameters', () => {
       'url',
     ]);
     expect(readMethodParameters(function () {}).names).toEqual([]);
+    expect(
+      readMethodParameters(function (a = /[(,]/, b = 6 / 3, c = /\//) {
+        return [a, b, c];
+      }).names,
+    ).toEqual(['a', 'b', 'c']);
   });
 });
 

@@ -298,6 +298,16 @@ function splitTopLevel(source: string, open: number): string[] {
           : source.indexOf('*/', i) + 1;
       i = end <= 0 ? source.length : end;
       continue;
+    } else if (
+      c === '/' &&
+      REGEX_MAY_FOLLOW.test(current.trimEnd().slice(-1))
+    ) {
+      // NOTE: a regex literal in a default value: `(` and `,` inside it
+      // are no structure.
+      const end = regexEnd(source, i);
+      current += source.slice(i, end + 1);
+      i = end;
+      continue;
     } else if (c === '"' || c === "'" || c === '`') {
       quote = c;
     } else if (c === '(' || c === '[' || c === '{') {
@@ -314,4 +324,20 @@ function splitTopLevel(source: string, open: number): string[] {
   }
   parts.push(current);
   return parts;
+}
+
+/** A `/` after one of these (or at the start) opens a regex literal. */
+const REGEX_MAY_FOLLOW = /^$|[(,=:[!&|?{};]/;
+
+/** Where the regex literal that opens at `start` ends (its closing `/`). */
+function regexEnd(source: string, start: number): number {
+  let inClass = false;
+  for (let i = start + 1; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (c === '[') inClass = true;
+    else if (c === ']') inClass = false;
+    else if (c === '/' && !inClass) return i;
+  }
+  return source.length;
 }
