@@ -23,6 +23,8 @@ let n = 0;
 const uniqueKey = (name = 'k') =>
   `${name}-${++n}-${Math.random().toString(36).slice(2)}`;
 
+const noGrant = () => ({ acquired: false }) as const;
+
 /** Polls `check` until it holds or `ms` pass; answers whether it held. */
 async function eventually(
   check: () => Promise<boolean> | boolean,
@@ -127,6 +129,26 @@ describe('RedlockStore on three redis-server processes', () => {
         async () => (await admins[0].exists(key, `test:{${key}}`)) === 0,
       ),
     ).toBe(true);
+  });
+
+  it('gives back the grant of a master that had not sent its acquire yet when the round failed', async () => {
+    // the two masters listed first fail at once (no offline queue), before
+    // the third has sent its batch: the give-back must not overtake it
+    const store = redlock({ redisOptions: { enableOfflineQueue: false } });
+    const warm = uniqueKey('warm');
+    expect(
+      await eventually(async () => {
+        const result = await store.acquire([warm], 'warm', 1000).catch(noGrant);
+        return result.acquired; // once every connection is ready
+      }),
+    ).toBe(true);
+    await kill(0, 1);
+    const key = uniqueKey();
+    await expect(store.acquire([key], 'token', 10_000)).rejects.toBeInstanceOf(
+      LockBackendUnavailableError,
+    );
+    await sleep(200); // the live master has run the acquire and the give-back
+    expect(await admins[2].exists(key)).toBe(0);
   });
 
   it('refuses a key that another owner holds on two masters, and gives back its grant on the third', async () => {
@@ -375,6 +397,13 @@ describe('RedlockStore on scripted masters', () => {
         masters[index].acquires[0].resolve(answer),
       );
       expect(await pending).toMatchObject(refusal(retryAfterMs));
+      // a master yet to answer gets its release once its acquire settles
+      // (here: its store's timeout), never ahead of that acquire
+      for (const master of masters.slice(answers.length)) {
+        expect(master.releases).toEqual([]);
+        master.acquires[0].reject(new LockBackendUnavailableError('timeout'));
+      }
+      await sleep(1);
       for (const master of masters)
         expect(master.releases).toEqual([{ keys: ['k'], token: 'token' }]);
     },
@@ -397,6 +426,10 @@ describe('RedlockStore on scripted masters', () => {
     masters[1].acquires[0].resolve(refusal(200));
     // the silent master may be free: one of the refusing ones must end
     expect(await pending).toEqual(refusal(100));
+    // its grant, when it comes, is given back
+    expect(masters[2].releases).toHaveLength(0);
+    masters[2].acquires[0].resolve(grant(3));
+    await sleep(1);
     expect(masters[2].releases).toHaveLength(1);
   });
 

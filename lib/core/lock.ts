@@ -78,6 +78,8 @@ export class Lock {
   private expiryTimer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
   private releasing?: Promise<void>;
+  /** Set by the first release call: renewal is over, whatever that call gets. */
+  private releaseAsked = false;
   /** Settles once the store answered the handoff that granted this lock. */
   private confirming?: Promise<void>;
   private readonly ttl: number;
@@ -179,8 +181,10 @@ export class Lock {
     if (this.state !== 'held') throw this.notHeldError();
     this.validUntil = this.runtime.validity(lease, startedAt);
     // NOTE: also when no one has read the signal: renewal may have armed an
-    // expiry timer for the old lease after a failed attempt.
-    if (this.controller || this.expiryTimer) this.armExpiry();
+    // expiry timer for the old lease after a failed attempt. A release under
+    // way stopped the timers for good.
+    if ((this.controller || this.expiryTimer) && !this.releasing)
+      this.armExpiry();
   }
 
   /**
@@ -196,6 +200,7 @@ export class Lock {
   release(): Promise<void> {
     if (this.releasing) return this.releasing;
     if (this.state === 'released') return Promise.resolve();
+    this.releaseAsked = true;
     this.stopTimers();
     // NOTE: a lock passed on ahead of the store's answer is released (or
     // passed on again) only once that answer is in: the store then sees
@@ -248,8 +253,8 @@ export class Lock {
    * lost, or has been held for `maxHold`. @internal
    */
   startRenewal(): void {
-    if (this.renewTimer || this.state !== 'held') return;
-    this.scheduleRenewal(this.ttl / 3);
+    if (this.renewTimer || this.state !== 'held' || this.releaseAsked) return;
+    this.scheduleRenewal(this.renewalDelay(this.ttl));
   }
 
   /**
@@ -315,7 +320,7 @@ export class Lock {
 
   private async renew(): Promise<void> {
     this.renewTimer = undefined;
-    if (this.state !== 'held' || this.releasing) return;
+    if (this.state !== 'held' || this.releaseAsked) return;
     const now = performance.now();
     if (now >= this.validUntil) return this.lose('expired');
     const holdLeft = this.holdUntil - now;
@@ -324,7 +329,12 @@ export class Lock {
     try {
       await this.extend(ttl);
     } catch (error) {
-      if (error instanceof LockLostError || this.state !== 'held') return;
+      if (
+        error instanceof LockLostError ||
+        this.state !== 'held' ||
+        this.releaseAsked
+      )
+        return;
       // NOTE: the store did not answer (Redis down or slow). The lease may
       // still be valid: retry soon while it lasts; the expiry timer below
       // marks the lock lost if it runs out first.
@@ -337,8 +347,23 @@ export class Lock {
       );
       return;
     }
+    // NOTE: a release was asked for while the extend was under way: renewal
+    // is over, even if that release failed (the lease then runs out).
+    if (this.releaseAsked || this.state !== 'held') return;
     if (ttl < this.ttl) return this.armExpiry('max-hold');
-    this.scheduleRenewal(ttl / 3);
+    this.scheduleRenewal(this.renewalDelay(ttl));
+  }
+
+  /**
+   * When to renew a lease of `ttl`: at a third of it, or sooner when less
+   * than two thirds of it are left (a grant or extend answered late), so
+   * that the renewal lands while the lease still runs.
+   */
+  private renewalDelay(ttl: number): number {
+    return Math.min(
+      ttl / 3,
+      Math.max(0, (this.validUntil - performance.now()) / 2),
+    );
   }
 
   /**

@@ -1,7 +1,9 @@
 /**
  * A renewal that gets no answer once (a Redis blip) and then succeeds keeps
  * the lock: the expiry timer armed for the old lease is re-armed, so the lock
- * is not declared lost, renewal goes on and no second owner gets in.
+ * is not declared lost, renewal goes on and no second owner gets in. A grant
+ * answered late is renewed before what is left of its lease runs out, and a
+ * renewal under way when the lock is released is the last one.
  */
 import { LockManager, RedisLockStore } from '../../lib/index.js';
 import { CountingStore } from '../support/counting-store.js';
@@ -63,5 +65,54 @@ test('renewal goes on after one failed attempt, so no second owner gets the lock
   } finally {
     await locks.close();
     await other.close();
+  }
+});
+
+test('a grant answered late is renewed before what is left of its lease runs out', async () => {
+  const store = new CountingStore(
+    new RedisLockStore({ url: redis.server.url }),
+  );
+  const locks = new LockManager({ store });
+  try {
+    await (await locks.acquire('edge:warm')).release(); // connected
+    // validity counts from the send: 900 ms less 600 leaves about 290 ms,
+    // less than the 300 ms after which a renewal at a third of the ttl comes
+    store.acquireReplyDelay = 600;
+    const run = locks.using(
+      'edge:late-grant',
+      async (lock) => {
+        store.acquireReplyDelay = 0;
+        await sleep(700);
+        return lock.lostReason ?? 'held';
+      },
+      { ttl: 900 },
+    );
+    await expect(run).resolves.toBe('held');
+  } finally {
+    await locks.close();
+  }
+});
+
+test('a renewal under way when the lock is released is the last one, even if that release gets no answer', async () => {
+  const store = new CountingStore(
+    new RedisLockStore({ url: redis.server.url }),
+  );
+  const locks = new LockManager({ store });
+  try {
+    const lock = await locks.acquire('edge:renew-release', {
+      ttl: 600,
+      autoRenew: true,
+    });
+    store.extendDelay = 100;
+    await sleep(250); // the renewal at 200 ms is under way
+    expect(store.calls.extend).toBe(1);
+    store.failRelease = 1;
+    await expect(lock.release()).rejects.toThrow(/no answer/);
+    await sleep(1000);
+    // no renewal after the release: the lease ran out
+    expect(store.calls.extend).toBe(1);
+    expect(await redis.admin.exists('lock:{edge:renew-release}')).toBe(0);
+  } finally {
+    await locks.close();
   }
 });

@@ -43,6 +43,8 @@ export class CountingStore implements LockStore {
   failAcquireAfterRun = 0;
   /** How many of the next subscribes fail with LockBackendUnavailableError. */
   failSubscribe = 0;
+  /** Milliseconds each extend waits before it reaches the inner store. */
+  extendDelay = 0;
   /**
    * Delayed acquires not yet sent on: a later queue call waits for them, as
    * calls on one connection keep their order.
@@ -97,6 +99,7 @@ export class CountingStore implements LockStore {
       this.failExtend--;
       throw new LockBackendUnavailableError('injected: extend got no answer');
     }
+    if (this.extendDelay > 0) await sleep(this.extendDelay);
     return this.inner.extend(keys, token, ttlMs);
   }
 

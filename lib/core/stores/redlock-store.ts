@@ -158,8 +158,11 @@ export class RedlockStore implements LockStore {
       );
       // NOTE: queue requests are not passed on: a queue on each master would
       // hand the key to different tickets on different masters.
-      for (const store of this.stores)
-        store.acquire(keys, token, ttlMs).then(round.answer, round.fail);
+      round.attempts = this.stores.map((store) => {
+        const attempt = store.acquire(keys, token, ttlMs);
+        attempt.then(round.answer, round.fail);
+        return attempt;
+      });
     });
   }
 
@@ -236,12 +239,22 @@ export class RedlockStore implements LockStore {
     return ttl * this.driftFactor + 2;
   }
 
-  /** Releases by token on every master, in the background. @internal */
-  releaseEverywhere(keys: readonly string[], token: string): void {
-    // NOTE: sent now, behind the acquire on each master's connection, so it
-    // runs after that acquire even where it has not answered yet, and before
-    // any later attempt with the same token.
-    for (const store of this.stores) store.release(keys, token).catch(noop);
+  /**
+   * Releases by token on every master, in the background: on each, once its
+   * acquire (`attempts`, in the masters' order) has answered or failed.
+   * NOTE: not sooner, or the release could overtake that acquire (a store
+   * may put a turn's releases ahead of its acquires in one call) and leave
+   * its grant behind. @internal
+   */
+  releaseEverywhere(
+    keys: readonly string[],
+    token: string,
+    attempts: readonly Promise<unknown>[],
+  ): void {
+    this.stores.forEach((store, master) => {
+      const release = () => void store.release(keys, token).catch(noop);
+      attempts[master].then(release, release);
+    });
   }
 }
 
@@ -258,6 +271,8 @@ class AcquireRound {
   private waiting = false;
   private done = false;
   private readonly startedAt = performance.now();
+  /** Each master's acquire, in the masters' order. */
+  attempts: readonly Promise<AcquireResult>[] = [];
 
   constructor(
     private readonly owner: RedlockStore,
@@ -330,7 +345,7 @@ class AcquireRound {
       this.resolve({ acquired: true, fences: this.fences! });
       return;
     }
-    owner.releaseEverywhere(this.keys, this.token);
+    owner.releaseEverywhere(this.keys, this.token, this.attempts);
     const answered = this.grants + (this.refusals?.length ?? 0);
     if (answered < owner.quorum) {
       this.reject(
