@@ -96,6 +96,27 @@ it('releases an acquire that timed out while Redis was frozen, once Redis answer
   await Promise.all([locks.close(), other.close(), admin.quit()]);
 });
 
+it('bounds the first subscription too, on a client of your own without commandTimeout', async () => {
+  const client = new Redis(server.url);
+  await client.ping();
+  const locks = new LockManager({
+    store: new RedisLockStore({ client, operationTimeout: 300 }),
+    prefix: 'out:',
+  });
+  server.pause(); // before this process ever subscribed
+  const frozen = await timed(locks.acquire('sub', { waitTimeout: 5000 }));
+  expect({
+    error: frozen.error,
+    fast: frozen.ms < 2000 ? 'within 2 s' : `${Math.round(frozen.ms)} ms`,
+  }).toEqual({
+    error: expect.any(LockBackendUnavailableError),
+    fast: 'within 2 s',
+  });
+  server.resume();
+  await locks.close();
+  client.disconnect();
+});
+
 it('lets a waiting acquire work once Redis is up, after the first wait failed while it was down', async () => {
   const port = server.port;
   await server.kill();

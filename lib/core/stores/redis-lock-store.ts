@@ -254,7 +254,11 @@ export class RedisLockStore implements QueueingLockStore {
   private listen(channel: string): Promise<unknown> {
     let live = this.subscribing.get(channel);
     if (!live) {
-      const subscribed = this.ensureSubscriber().subscribe(channel);
+      // NOTE: bounded like every call: the subscriber duplicates a client
+      // that may have no commandTimeout of its own.
+      const subscribed = this.bounded(
+        this.ensureSubscriber().subscribe(channel),
+      );
       this.subscribing.set(channel, subscribed);
       // NOTE: a subscription that failed (Redis down) is not kept: the next
       // caller asks again, or waits would fail until a restart.
