@@ -53,6 +53,9 @@ describe('RedlockStore on three redis-server processes', () => {
     for (const server of servers) server.resume();
     for (const server of killed) await server.restart();
     killed.clear();
+    // NOTE: the admin clients reconnect with a backoff: wait for them, or
+    // the next test's setup lands late on a restarted master.
+    await Promise.all(admins.map((admin) => admin.ping()));
   });
   afterAll(async () => {
     for (const admin of admins) admin.disconnect();

@@ -940,6 +940,14 @@ export class LockManager {
       validityMs,
       pending,
     });
+    if (!pending && lock.remainingTime <= 0) {
+      // NOTE: answered after the lease would have ended (Redis far too
+      // slow): no lock to hand out; whatever lease is left is given back.
+      this.releaseQuietly(request.storeKeys, token);
+      throw new LockBackendUnavailableError(
+        `the grant came after its ${request.options.ttl} ms lease would have ended`,
+      );
+    }
     this.held.set(token, lock);
     // NOTE: a lock from the store (not passed on in this process) ends the
     // key's streak of local handoffs.

@@ -5,7 +5,11 @@
  * answered late is renewed before what is left of its lease runs out, and a
  * renewal under way when the lock is released is the last one.
  */
-import { LockManager, RedisLockStore } from '../../lib/index.js';
+import {
+  LockBackendUnavailableError,
+  LockManager,
+  RedisLockStore,
+} from '../../lib/index.js';
 import { CountingStore } from '../support/counting-store.js';
 import { sleep } from '../support/redis-harness.js';
 import { useRedis } from '../support/redis-fixture.js';
@@ -112,6 +116,27 @@ test('a renewal under way when the lock is released is the last one, even if tha
     // no renewal after the release: the lease ran out
     expect(store.calls.extend).toBe(1);
     expect(await redis.admin.exists('lock:{edge:renew-release}')).toBe(0);
+  } finally {
+    await locks.close();
+  }
+});
+
+test('a grant answered after its lease would have ended is no lock, and is given back', async () => {
+  const store = new CountingStore(
+    new RedisLockStore({ url: redis.server.url }),
+  );
+  const locks = new LockManager({ store });
+  try {
+    await (await locks.acquire('edge:warm')).release(); // connected
+    store.acquireReplyDelay = 400;
+    const ran: string[] = [];
+    const run = locks.using('edge:too-late', () => ran.push('fn'), {
+      ttl: 300,
+    });
+    await expect(run).rejects.toBeInstanceOf(LockBackendUnavailableError);
+    expect(ran).toEqual([]);
+    await sleep(50);
+    expect(store.calls.release).toBe(2); // the warm-up's, and the give-back
   } finally {
     await locks.close();
   }
