@@ -118,6 +118,57 @@ describe('three instances on one Redis and one database', () => {
     await stale.release().catch(() => {});
   });
 
+  it("cannot oversell through a paused holder that wakes up between the next holder's read and write (fencing)", async () => {
+    const itemId = uniqueItemId('fence-race');
+    await createItem(urls[0], itemId, 1); // the last unit
+    const [first, second] = cluster.instances;
+    const stale = await first.app
+      .get(DistributedLockService)
+      .acquire(lockKey('item', itemId), { ttl: 200 });
+    // The holder stalls before its transaction, past its lease...
+    let wakeStale!: () => void;
+    const staleMayGoOn = new Promise<void>((go) => (wakeStale = go));
+    const staleOrders = first.app.get(OrdersRepository);
+    const deadline = staleOrders.paymentDeadline.bind(staleOrders);
+    staleOrders.paymentDeadline = async (ms) => {
+      await staleMayGoOn;
+      return deadline(ms);
+    };
+    const staleOutcome = first.app
+      .get(OrdersService)
+      .reserveWithFence(itemId, 1, stale.fence)
+      .then(
+        () => 'reserved',
+        (error: Error) => error.constructor.name,
+      );
+    await sleep(300);
+    expect(stale.isHeld).toBe(false);
+    // ...and wakes up, and finishes, while the next holder is on its way.
+    const nextOrders = second.app.get(OrdersRepository);
+    const nextDeadline = nextOrders.paymentDeadline.bind(nextOrders);
+    nextOrders.paymentDeadline = async (ms) => {
+      wakeStale();
+      await staleOutcome;
+      return nextDeadline(ms);
+    };
+    const next = await request(second.url)
+      .post('/orders')
+      .send({ itemId, quantity: 1 });
+    staleOrders.paymentDeadline = deadline;
+    nextOrders.paymentDeadline = nextDeadline;
+    // one of the two sold the unit, never both
+    const sold = [await staleOutcome, next.status].filter(
+      (outcome) => outcome === 'reserved' || outcome === 201,
+    );
+    expect(sold).toHaveLength(1);
+    expect(await itemFigures(urls[0], itemId)).toMatchObject({
+      available: 0,
+      sold: 1,
+      oversold: 0,
+    });
+    await stale.release().catch(() => {});
+  });
+
   it('charges a double-clicked payment once', async () => {
     const itemId = uniqueItemId('pay');
     await createItem(urls[0], itemId, STOCK);
@@ -141,6 +192,20 @@ describe('three instances on one Redis and one database', () => {
       .expect(409);
     expect(again.body.message).toBe(`Order "${order.id}" is already paid.`);
     await request(urls[2]).post(`/orders/${order.id}/cancel`).expect(409);
+  });
+
+  it('charges once when the same order is paid under two spellings of its id', async () => {
+    const itemId = uniqueItemId('pay-case');
+    await createItem(urls[0], itemId, STOCK);
+    const order = await reserve(urls[0], itemId);
+    const answers = await Promise.all([
+      request(urls[0]).post(`/orders/${order.id}/pay`),
+      request(urls[1]).post(`/orders/${order.id.toUpperCase()}/pay`),
+    ]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    expect(
+      await cluster.instances[0].app.get(PaymentGateway).charges(order.id),
+    ).toBe(1);
   });
 
   it('puts the units of a cancelled order back on sale, once', async () => {

@@ -100,7 +100,12 @@ export async function startInstance(
     NO_COLOR: '1',
   });
   const url = `http://${HOST}:${port}`;
-  await waitUntil(child, () => httpAnswers(`${url}/items`), 30_000);
+  try {
+    await waitUntil(child, () => httpAnswers(`${url}/items`), 30_000);
+  } catch (error) {
+    await stopAll([child]); // NOTE: never left running behind a failed start
+    throw error;
+  }
   return { ...child, url };
 }
 

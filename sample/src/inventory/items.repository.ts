@@ -76,32 +76,34 @@ export class ItemsRepository {
   }
 
   /**
-   * Sets the units available. With a `fence`, the write goes through only if
-   * no newer lock holder has written the row ({@link StaleFenceError}
-   * otherwise), and the row remembers the fence. Without one (the unlocked
-   * demonstration endpoint) it is a plain, unprotected write.
+   * Registers `fence` as the newest lock holder to write the item, before
+   * the caller reads it in the same transaction: a holder whose lock was
+   * lost and taken over (a smaller fence) is refused ({@link StaleFenceError})
+   * from then on, even if it read the row before. NOTE: the update also locks
+   * the row until the transaction ends, so a reader after this one waits for
+   * its write instead of reading stock about to change.
    */
-  async setAvailable(
-    tx: Queryable,
-    id: string,
-    available: number,
-    fence?: number,
-  ): Promise<void> {
-    if (fence === undefined) {
-      await tx.query('UPDATE items SET available = $2 WHERE id = $1', [
-        id,
-        available,
-      ]);
-      return;
-    }
+  async claim(tx: Queryable, id: string, fence: number): Promise<void> {
     const { rowCount } = await tx.query(
-      'UPDATE items SET available = $2, last_fence = $3 WHERE id = $1 AND last_fence <= $3',
-      [id, available, fence],
+      'UPDATE items SET last_fence = $2 WHERE id = $1 AND last_fence <= $2',
+      [id, fence],
     );
     if (rowCount === 0) {
       const { lastFence } = await this.get(id, tx);
       throw new StaleFenceError(id, fence, lastFence);
     }
+  }
+
+  /** Sets the units available (after {@link claim}, or unprotected in the unlocked demonstration). */
+  async setAvailable(
+    tx: Queryable,
+    id: string,
+    available: number,
+  ): Promise<void> {
+    await tx.query('UPDATE items SET available = $2 WHERE id = $1', [
+      id,
+      available,
+    ]);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   Param,
   ParseUUIDPipe,
   Post,
+  type PipeTransform,
 } from '@nestjs/common';
 import { DistributedLock } from 'nestjs-distributed-lock';
 import { readCreateOrder } from './create-order.js';
@@ -21,6 +22,15 @@ const orderId = new ParseUUIDPipe({
     ),
 });
 
+/**
+ * One spelling per order: PostgreSQL reads a UUID in any case, so the lock
+ * key `order:<id>` must not tell `ABC…` from `abc…` either, or two payments
+ * of one order would take two different locks.
+ */
+const canonical: PipeTransform<string, string> = {
+  transform: (value) => value.toLowerCase(),
+};
+
 @Controller('orders')
 export class OrdersController {
   constructor(private readonly orders: OrdersService) {}
@@ -33,7 +43,7 @@ export class OrdersController {
   }
 
   @Get(':id')
-  get(@Param('id', orderId) id: string): Promise<Order> {
+  get(@Param('id', orderId, canonical) id: string): Promise<Order> {
     return this.orders.get(id);
   }
 
@@ -45,7 +55,7 @@ export class OrdersController {
   @Post(':id/pay')
   @HttpCode(200)
   @DistributedLock('order:<id>', { onContention: 'fail' })
-  pay(@Param('id', orderId) id: string): Promise<Order> {
+  pay(@Param('id', orderId, canonical) id: string): Promise<Order> {
     return this.orders.pay(id);
   }
 
@@ -53,7 +63,7 @@ export class OrdersController {
   @Post(':id/cancel')
   @HttpCode(200)
   @DistributedLock('order:<id>', { onContention: 'wait', waitTimeout: 5000 })
-  cancel(@Param('id', orderId) id: string): Promise<Order> {
+  cancel(@Param('id', orderId, canonical) id: string): Promise<Order> {
     return this.orders.cancel(id);
   }
 }

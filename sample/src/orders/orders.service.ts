@@ -6,7 +6,12 @@ import {
 } from 'nestjs-distributed-lock';
 import { APP_CONFIG } from '../app-config.module.js';
 import type { AppConfig } from '../app.config.js';
-import { InjectDatabase, type Database } from '../database/database.js';
+import {
+  InjectDatabase,
+  type Database,
+  type Queryable,
+} from '../database/database.js';
+import type { Item } from '../inventory/item.js';
 import { ItemsRepository } from '../inventory/items.repository.js';
 import type { Order, OrderStatus } from './order.js';
 import { OrdersRepository } from './orders.repository.js';
@@ -34,9 +39,15 @@ export class OrdersService {
   /**
    * Reserves `quantity` units under the item's lock: requests for one item
    * queue up across every instance (up to 5 s, then 409 with Retry-After),
-   * so no two of them read the same stock.
+   * so no two of them read the same stock. NOTE: `onLockLost: 'ignore'`: the
+   * fence, not the lock, is what makes the write safe once the lock may have
+   * been lost, and a reservation the database accepted is answered as made.
    */
-  @DistributedLock('item:<itemId>', { onContention: 'wait', waitTimeout: 5000 })
+  @DistributedLock('item:<itemId>', {
+    onContention: 'wait',
+    waitTimeout: 5000,
+    onLockLost: 'ignore',
+  })
   async reserve(itemId: string, quantity: number): Promise<Order> {
     const lock = this.locks.current(lockKey('item', itemId))!;
     return this.reserveWithFence(itemId, quantity, lock.fence);
@@ -47,43 +58,55 @@ export class OrdersService {
    * requests that read the same stock both sell the same units. For the
    * demonstration only.
    */
-  reserveWithoutLock(itemId: string, quantity: number): Promise<Order> {
-    return this.reserveWithFence(itemId, quantity, undefined);
+  async reserveWithoutLock(itemId: string, quantity: number): Promise<Order> {
+    const item = await this.items.get(itemId);
+    assertInStock(item, quantity);
+    const expiresAt = await this.paymentDeadline();
+    return this.db.transaction(async (tx) => {
+      await this.items.setAvailable(tx, itemId, item.available - quantity);
+      return this.insertOrder(tx, itemId, quantity, null, expiresAt);
+    });
   }
 
   /**
-   * Reads the stock, checks it, and writes the new stock and the order in one
-   * transaction. The stock write carries `fence`, so if the caller's lock was
-   * lost meanwhile and a newer holder has written, the whole reservation is
-   * refused ({@link StaleFenceError}) instead of overwriting newer stock.
+   * Registers `fence` on the item, then reads the stock, checks it and writes
+   * the new stock and the order, all in one transaction. If the caller's
+   * lock was lost and a newer holder has registered its fence, the whole
+   * reservation is refused ({@link StaleFenceError}) instead of selling
+   * units that holder may have sold.
    */
   async reserveWithFence(
     itemId: string,
     quantity: number,
-    fence: number | undefined,
+    fence: number,
   ): Promise<Order> {
-    const item = await this.items.get(itemId);
-    if (item.available < quantity)
-      throw new ConflictException(
-        `Sold out: ${item.available} unit(s) of "${itemId}" left, ${quantity} requested.`,
-      );
-    const expiresAt = await this.orders.paymentDeadline(
-      this.config.paymentWindowMs,
-    );
+    const expiresAt = await this.paymentDeadline();
     return this.db.transaction(async (tx) => {
-      await this.items.setAvailable(
-        tx,
-        itemId,
-        item.available - quantity,
-        fence,
-      );
-      return this.orders.insert(tx, {
-        itemId,
-        quantity,
-        locked: fence !== undefined,
-        fence: fence ?? null,
-        expiresAt,
-      });
+      await this.items.claim(tx, itemId, fence);
+      const item = await this.items.get(itemId, tx);
+      assertInStock(item, quantity);
+      await this.items.setAvailable(tx, itemId, item.available - quantity);
+      return this.insertOrder(tx, itemId, quantity, fence, expiresAt);
+    });
+  }
+
+  private paymentDeadline(): Promise<Date> {
+    return this.orders.paymentDeadline(this.config.paymentWindowMs);
+  }
+
+  private insertOrder(
+    tx: Queryable,
+    itemId: string,
+    quantity: number,
+    fence: number | null,
+    expiresAt: Date,
+  ): Promise<Order> {
+    return this.orders.insert(tx, {
+      itemId,
+      quantity,
+      locked: fence !== null,
+      fence,
+      expiresAt,
     });
   }
 
@@ -105,9 +128,19 @@ export class OrdersService {
       );
     const item = await this.items.get(order.itemId);
     await this.payments.charge(orderId, item.priceCents * order.quantity);
-    await this.db.transaction((tx) =>
+    const paid = await this.db.transaction((tx) =>
       this.orders.transition(tx, orderId, 'reserved', 'paid'),
     );
+    // NOTE: cannot happen while every change of an order holds its lock;
+    // if it does, say so rather than answer "paid".
+    if (!paid) {
+      this.logger.error(
+        `Order ${orderId} changed while its payment ran; the charge needs a refund.`,
+      );
+      throw new ConflictException(
+        `Order "${orderId}" changed while it was being paid.`,
+      );
+    }
     this.logger.log(`Order ${orderId} paid.`);
     return this.get(orderId);
   }
@@ -143,17 +176,24 @@ export class OrdersService {
             throw new ConflictException(
               `Order "${order.id}" changed meanwhile; nothing was done.`,
             );
+          await this.items.claim(tx, order.itemId, lock.fence);
           const item = await this.items.get(order.itemId, tx);
           await this.items.setAvailable(
             tx,
             item.id,
             item.available + order.quantity,
-            lock.fence,
           );
         }),
       { waitTimeout: 5000 },
     );
   }
+}
+
+function assertInStock(item: Item, quantity: number): void {
+  if (item.available < quantity)
+    throw new ConflictException(
+      `Sold out: ${item.available} unit(s) of "${item.id}" left, ${quantity} requested.`,
+    );
 }
 
 function assertReserved(order: Order, wanted: OrderStatus): void {
