@@ -38,7 +38,7 @@ describe('readMethodParameters', () => {
     expect(readMethodParameters(Sample.prototype.pay)).toEqual({
       names: ['id', 'dto', 'rest'],
       restIndex: 2,
-      readsArguments: false,
+      open: false,
     });
     expect(readMethodParameters(Sample.prototype.destructured).names).toEqual([
       undefined,
@@ -145,5 +145,17 @@ describe('compileLockKey', () => {
     expect(compileLockKey('x:<0>', on('one'))(['a'])).toBe('x:a');
     expect(compileLockKey('x:<3>', on('wrapped'))([0, 1, 2, 'd'])).toBe('x:d');
     expect(compileLockKey('x:<1>', on('legacyWrapper'))([0, 'b'])).toBe('x:b');
+    // a method another decorator replaced with a bound function or a Proxy
+    const hidden = [
+      Positions.prototype.one.bind(null),
+      new Proxy(Positions.prototype.one, {}),
+    ];
+    for (const method of hidden)
+      expect(
+        compileLockKey('x:<0>', {
+          label: 'Positions.one',
+          parameters: readMethodParameters(method),
+        })(['a']),
+      ).toBe('x:a');
   });
 });

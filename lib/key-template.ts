@@ -36,8 +36,11 @@ export interface MethodParameters {
   readonly names: readonly (string | undefined)[];
   /** Position of a rest parameter (`...args`), if any. */
   readonly restIndex?: number;
-  /** The source reads `arguments`: positions past the list may be used. */
-  readonly readsArguments?: boolean;
+  /**
+   * Positions past the list may be used: the source reads `arguments`, or
+   * cannot be read at all (a bound function, a Proxy: native code).
+   */
+  readonly open?: boolean;
 }
 
 /** The decorated method, for messages and name lookups. */
@@ -95,16 +98,16 @@ export function readMethodParameters(
   fn: (...args: never[]) => unknown,
 ): MethodParameters {
   const source = Function.prototype.toString.call(fn);
-  const open = source.indexOf('(');
+  const list = source.indexOf('(');
   const arrow = source.indexOf('=>');
-  if (open < 0 || (arrow >= 0 && arrow < open)) {
+  if (list < 0 || (arrow >= 0 && arrow < list)) {
     // NOTE: a single-parameter arrow function without parentheses: `x => ...`.
     const single = /^\s*(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(source);
     return { names: single ? [single[1]] : [] };
   }
   const names: (string | undefined)[] = [];
   let restIndex: number | undefined;
-  for (const raw of splitTopLevel(source, open)) {
+  for (const raw of splitTopLevel(source, list)) {
     const parameter = raw.trim();
     if (parameter === '') continue;
     const rest = parameter.startsWith('...');
@@ -112,9 +115,10 @@ export function readMethodParameters(
     const name = /^(?:\.\.\.)?\s*([A-Za-z_$][\w$]*)/.exec(parameter);
     names.push(name ? name[1] : undefined);
   }
-  // NOTE: a wrapper from another decorator may take its arguments this way.
-  const readsArguments = /\barguments\b/.test(source);
-  return { names, restIndex, readsArguments };
+  // NOTE: a wrapper from another decorator may take its arguments through
+  // `arguments`, or be a bound function or a Proxy, whose source is hidden.
+  const open = /\barguments\b|\[native code\]/.test(source);
+  return { names, restIndex, open };
 }
 
 function templateResolver(
@@ -183,10 +187,9 @@ function placeholder(
     );
   }
   const [head, ...path] = text.split('.');
-  const { names, restIndex, readsArguments } = target.parameters;
+  const { names, restIndex, open } = target.parameters;
   const index = /^\d+$/.test(head) ? Number(head) : names.indexOf(head);
-  const past =
-    index >= names.length && restIndex === undefined && !readsArguments;
+  const past = index >= names.length && restIndex === undefined && !open;
   if (index < 0 || past) {
     const known = names.filter((name): name is string => name !== undefined);
     throw new InvalidLockTemplateError(

@@ -133,6 +133,19 @@ describe.each(backends)('$name contract', (backend) => {
     expect(granted.acquired).toBe(true);
   });
 
+  it("never runs a token's release ahead of that token's acquire sent before it, even in one turn", async () => {
+    const k = key();
+    // NOTE: a give-back right after an acquire whose answer is still out
+    // (a quorum round that failed, a waiter that gave up)
+    const [granted, released] = await Promise.all([
+      store.acquire([k], 'tokenA', 5000),
+      store.release([k], 'tokenA'),
+    ]);
+    expect(granted.acquired).toBe(true);
+    expect(released).toBe('ok');
+    expect((await store.acquire([k], 'tokenB', 5000)).acquired).toBe(true);
+  });
+
   it('lets only the owner extend, and never revives an expired lease', async () => {
     const k = key();
     await store.acquire([k], 'tokenA', 100);

@@ -154,6 +154,21 @@ describe('RedlockStore on three redis-server processes', () => {
     expect(await admins[2].exists(key)).toBe(0);
   });
 
+  it("gives back a frozen master's grant when it wakes up, even after close()", async () => {
+    const store = redlock();
+    await warmUp(store);
+    const key = uniqueKey();
+    await admins[0].set(key, 'foreign', 'PX', 5000);
+    await admins[1].set(key, 'foreign', 'PX', 5000);
+    servers[2].pause();
+    const result = await store.acquire([key], 'token', 30_000);
+    expect(result.acquired).toBe(false); // two refusals decide
+    await store.close();
+    servers[2].resume();
+    await sleep(300); // the third master ran the acquire, then the give-back
+    expect(await admins[2].exists(key)).toBe(0);
+  });
+
   it('refuses a key that another owner holds on two masters, and gives back its grant on the third', async () => {
     const store = redlock();
     const key = uniqueKey();
@@ -186,6 +201,7 @@ describe('RedlockStore on three redis-server processes', () => {
 
   it('counts validity from when the acquire was sent: a slow master shrinks what is left of the lease', async () => {
     const locks = manager();
+    await (await locks.acquire(uniqueKey('warm'))).release(); // first-call costs out of the way
     const key = uniqueKey();
     // master 0 refuses, so the grant needs the frozen master 2
     await admins[0].set(`test:{${key}}`, 'foreign', 'PX', 10_000);
@@ -199,7 +215,8 @@ describe('RedlockStore on three redis-server processes', () => {
     expect(tookMs).toBeGreaterThanOrEqual(300);
     const drift = 3000 * 0.01 + 2;
     expect(lock.isHeld).toBe(true);
-    expect(lock.remainingTime).toBeLessThanOrEqual(3000 - drift - tookMs + 1);
+    // NOTE: the lock counts from just before its send, a little after sentAt
+    expect(lock.remainingTime).toBeLessThanOrEqual(3000 - drift - tookMs + 5);
     expect(lock.remainingTime).toBeGreaterThan(3000 - drift - tookMs - 50);
     await lock.release();
   });
@@ -400,13 +417,6 @@ describe('RedlockStore on scripted masters', () => {
         masters[index].acquires[0].resolve(answer),
       );
       expect(await pending).toMatchObject(refusal(retryAfterMs));
-      // a master yet to answer gets its release once its acquire settles
-      // (here: its store's timeout), never ahead of that acquire
-      for (const master of masters.slice(answers.length)) {
-        expect(master.releases).toEqual([]);
-        master.acquires[0].reject(new LockBackendUnavailableError('timeout'));
-      }
-      await sleep(1);
       for (const master of masters)
         expect(master.releases).toEqual([{ keys: ['k'], token: 'token' }]);
     },
@@ -429,10 +439,6 @@ describe('RedlockStore on scripted masters', () => {
     masters[1].acquires[0].resolve(refusal(200));
     // the silent master may be free: one of the refusing ones must end
     expect(await pending).toEqual(refusal(100));
-    // its grant, when it comes, is given back
-    expect(masters[2].releases).toHaveLength(0);
-    masters[2].acquires[0].resolve(grant(3));
-    await sleep(1);
     expect(masters[2].releases).toHaveLength(1);
   });
 

@@ -587,9 +587,9 @@ export class LockManager {
     attempt = 1,
   ): void {
     this.callsUnderWay++;
-    this.store
-      .release(storeKeys, token)
-      .then(this.callDone, (error: unknown) => {
+    callAsync(() => this.store.release(storeKeys, token)).then(
+      this.callDone,
+      (error: unknown) => {
         this.callDone();
         if (attempt >= 3 || !(error instanceof LockBackendUnavailableError))
           return;
@@ -598,7 +598,8 @@ export class LockManager {
           500 * attempt,
         );
         retry.unref();
-      });
+      },
+    );
   }
 
   /**
@@ -662,11 +663,21 @@ export class LockManager {
           if (this.closed) throw closedError();
           continue;
         }
-        if (grant) {
+        if (grant instanceof Lock) {
           granted = true;
-          return grant instanceof Lock
-            ? grant
-            : this.grantQueued(request, grant);
+          return grant;
+        }
+        if (grant) {
+          // NOTE: from here on the grant is this waiter's to use or give back.
+          waiter.granted = undefined;
+          try {
+            const lock = this.grantQueued(request, grant);
+            granted = true;
+            return lock;
+          } catch (error) {
+            if (error instanceof LateGrantError && !waiter.cancelled) continue;
+            throw error;
+          }
         }
         if (asked) {
           asked = false;
@@ -704,8 +715,14 @@ export class LockManager {
           // NOTE: a lock passed on meanwhile cannot hold the key this attempt
           // took (its handoff is refused): let it go.
           this.dropPassed(waiter);
-          granted = true;
-          return this.grant(request, token, result, startedAt);
+          try {
+            const lock = this.grant(request, token, result, startedAt);
+            granted = true;
+            return lock;
+          } catch (error) {
+            if (error instanceof LateGrantError && !waiter.cancelled) continue;
+            throw error;
+          }
         }
         if (waiter.granted) continue;
         if (ticket) this.noteRefusal(ticket, startedAt, result);
@@ -826,9 +843,11 @@ export class LockManager {
     if (queue?.ticket?.token === token) queue.ticket = undefined;
     if (!this.queueing) return;
     this.callsUnderWay++;
-    this.queueing
-      .leaveQueue(storeKey, token)
-      .then(this.callDone, this.callDone);
+    const queueing = this.queueing;
+    callAsync(() => queueing.leaveQueue(storeKey, token)).then(
+      this.callDone,
+      this.callDone,
+    );
   }
 
   private queue(storeKey: string): KeyQueue {
@@ -944,7 +963,7 @@ export class LockManager {
       // NOTE: answered after the lease would have ended (Redis far too
       // slow): no lock to hand out; whatever lease is left is given back.
       this.releaseQuietly(request.storeKeys, token);
-      throw new LockBackendUnavailableError(
+      throw new LateGrantError(
         `the grant came after its ${request.options.ttl} ms lease would have ended`,
       );
     }
@@ -1191,6 +1210,13 @@ function assertDuration(value: number, name: string, min: number): void {
     );
   }
 }
+
+/**
+ * A grant answered after its lease would have ended: no lock (it was given
+ * back). A waiter with time left asks again; other callers get it as the
+ * {@link LockBackendUnavailableError} it is.
+ */
+class LateGrantError extends LockBackendUnavailableError {}
 
 function closedError(): LockError {
   return new LockError(

@@ -4,7 +4,12 @@
  * would start after close() fails at once.
  */
 import { Redis } from 'ioredis';
-import { LockManager, RedisLockStore } from '../../lib/index.js';
+import {
+  LockManager,
+  MemoryLockStore,
+  RedisLockStore,
+  type LockStore,
+} from '../../lib/index.js';
 import { sleep } from '../support/redis-harness.js';
 import { useRedis } from '../support/redis-fixture.js';
 
@@ -85,4 +90,29 @@ test('close() called twice while a call is in flight: both wait for its answer, 
     released: 'ok',
   });
   expect(await redis.admin.get('edge:{close-twice}')).toBeNull();
+});
+
+test('close() ends even when a store throws instead of rejecting, in a give-back during close', async () => {
+  const memory = new MemoryLockStore();
+  // a custom store that breaks the contract: a late acquire, a release that throws
+  const store: LockStore = {
+    acquire: (keys, token, ttl) =>
+      sleep(50).then(() => memory.acquire(keys, token, ttl)),
+    extend: (keys, token, ttl) => memory.extend(keys, token, ttl),
+    release: () => {
+      throw new Error('broken store');
+    },
+    subscribe: (keys, listener) => memory.subscribe(keys, listener),
+    close: () => memory.close(),
+  };
+  const locks = new LockManager({ store });
+  const pending = locks.acquire('edge:close-throws').catch(() => 'rejected');
+  const outcome = await Promise.race([
+    locks.close().then(() => 'closed'),
+    sleep(2000).then(() => 'hung'),
+  ]);
+  expect({ outcome, acquire: await pending }).toEqual({
+    outcome: 'closed',
+    acquire: 'rejected',
+  });
 });

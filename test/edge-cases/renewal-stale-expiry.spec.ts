@@ -10,7 +10,10 @@ import {
   LockManager,
   RedisLockStore,
 } from '../../lib/index.js';
-import { CountingStore } from '../support/counting-store.js';
+import {
+  CountingQueueingStore,
+  CountingStore,
+} from '../support/counting-store.js';
 import { sleep } from '../support/redis-harness.js';
 import { useRedis } from '../support/redis-fixture.js';
 
@@ -141,3 +144,35 @@ test('a grant answered after its lease would have ended is no lock, and is given
     await locks.close();
   }
 });
+
+test('a waiter whose grant is answered after its lease would have ended asks again instead of failing', async () => {
+  const store = new CountingQueueingStore(
+    new RedisLockStore({ url: redis.server.url }),
+  );
+  const locks = new LockManager({ store });
+  try {
+    await (await locks.acquire('edge:warm')).release(); // connected
+    // a holder that will die: its lease ends in 300 ms, which sends nothing
+    await redis.admin.set('lock:{edge:late-wait}', '1:gone', 'PX', 300);
+    const waiting = locks.acquire('edge:late-wait', {
+      ttl: 300,
+      waitTimeout: 5000,
+    });
+    await until(() => store.calls.acquire === 2); // refused, queued
+    // the retry when the dead holder's lease ends (it sends nothing) finds
+    // the key free, and its answer comes too late
+    store.acquireReplyDelay = 400;
+    await until(() => store.calls.acquire === 3);
+    store.acquireReplyDelay = 0;
+    const lock = await waiting;
+    expect(lock.isHeld).toBe(true);
+    expect(store.calls.acquire).toBeGreaterThanOrEqual(4);
+    await lock.release();
+  } finally {
+    await locks.close();
+  }
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(5);
+}

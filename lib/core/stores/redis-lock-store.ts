@@ -101,6 +101,8 @@ export class RedisLockStore implements QueueingLockStore {
   private readonly batches: boolean;
   private acquires: PendingAcquire[] = [];
   private releases: PendingRelease[] = [];
+  /** Tokens of this turn's acquires (see queueRelease). */
+  private readonly acquiring = new Set<string>();
   private flushing = false;
   /** Script calls sent and not answered yet (close() waits for them). */
   private running = 0;
@@ -140,6 +142,7 @@ export class RedisLockStore implements QueueingLockStore {
     options?: AcquireOptions,
   ): Promise<AcquireResult> {
     return new Promise((resolve, reject) => {
+      this.acquiring.add(token);
       this.acquires.push({
         keys,
         token,
@@ -368,6 +371,11 @@ export class RedisLockStore implements QueueingLockStore {
     next: string | undefined,
     ttl: number | undefined,
   ): Promise<T> {
+    // NOTE: a turn's releases run before its acquires (see flush): a release
+    // of a token whose acquire waits in this turn must not overtake it, or
+    // that acquire would take the key after its own give-back. Send that
+    // acquire first.
+    if (this.acquiring.has(token)) this.flush();
     return new Promise((resolve, reject) => {
       this.releases.push({
         keys,
@@ -394,6 +402,7 @@ export class RedisLockStore implements QueueingLockStore {
 
   private flush(): void {
     this.flushing = false;
+    this.acquiring.clear();
     const releases = this.releases;
     const acquires = this.acquires;
     this.acquires = [];

@@ -8,6 +8,7 @@ import type {
   ReleaseListener,
 } from './lock-store.js';
 import { RedisLockStore } from './redis-lock-store.js';
+import { callAsync } from '../call-async.js';
 import { noop } from '../noop.js';
 
 /**
@@ -158,11 +159,12 @@ export class RedlockStore implements LockStore {
       );
       // NOTE: queue requests are not passed on: a queue on each master would
       // hand the key to different tickets on different masters.
-      round.attempts = this.stores.map((store) => {
-        const attempt = store.acquire(keys, token, ttlMs);
-        attempt.then(round.answer, round.fail);
-        return attempt;
-      });
+      // NOTE: a master that throws instead of rejecting is one that failed.
+      for (const store of this.stores)
+        callAsync(() => store.acquire(keys, token, ttlMs)).then(
+          round.answer,
+          round.fail,
+        );
     });
   }
 
@@ -239,22 +241,13 @@ export class RedlockStore implements LockStore {
     return ttl * this.driftFactor + 2;
   }
 
-  /**
-   * Releases by token on every master, in the background: on each, once its
-   * acquire (`attempts`, in the masters' order) has answered or failed.
-   * NOTE: not sooner, or the release could overtake that acquire (a store
-   * may put a turn's releases ahead of its acquires in one call) and leave
-   * its grant behind. @internal
-   */
-  releaseEverywhere(
-    keys: readonly string[],
-    token: string,
-    attempts: readonly Promise<unknown>[],
-  ): void {
-    this.stores.forEach((store, master) => {
-      const release = () => void store.release(keys, token).catch(noop);
-      attempts[master].then(release, release);
-    });
+  /** Releases by token on every master, in the background. @internal */
+  releaseEverywhere(keys: readonly string[], token: string): void {
+    // NOTE: sent now, behind the acquire on each master's connection (a
+    // master's store never runs a token's release ahead of that token's
+    // acquire sent before it), and before any later attempt with the token.
+    for (const store of this.stores)
+      callAsync(() => store.release(keys, token)).catch(noop);
   }
 }
 
@@ -271,8 +264,6 @@ class AcquireRound {
   private waiting = false;
   private done = false;
   private readonly startedAt = performance.now();
-  /** Each master's acquire, in the masters' order. */
-  attempts: readonly Promise<AcquireResult>[] = [];
 
   constructor(
     private readonly owner: RedlockStore,
@@ -345,7 +336,7 @@ class AcquireRound {
       this.resolve({ acquired: true, fences: this.fences! });
       return;
     }
-    owner.releaseEverywhere(this.keys, this.token, this.attempts);
+    owner.releaseEverywhere(this.keys, this.token);
     const answered = this.grants + (this.refusals?.length ?? 0);
     if (answered < owner.quorum) {
       this.reject(
