@@ -19,12 +19,27 @@ import { useRedis } from '../support/redis-fixture.js';
 
 const redis = useRedis();
 
-test('a renewal that fails once then succeeds keeps the lock held (no signal accessed)', async () => {
-  const store = new CountingStore(
-    new RedisLockStore({ url: redis.server.url }),
-  );
+const plain = () =>
+  new CountingStore(new RedisLockStore({ url: redis.server.url }));
+const queueing = () =>
+  new CountingQueueingStore(new RedisLockStore({ url: redis.server.url }));
+
+/** A manager on a counting store over this spec's Redis, closed after `body`. */
+async function withLocks<S extends CountingStore>(
+  body: (locks: LockManager, store: S) => Promise<void>,
+  makeStore: () => S = plain as () => S,
+): Promise<void> {
+  const store = makeStore();
   const locks = new LockManager({ store });
   try {
+    await body(locks, store);
+  } finally {
+    await locks.close();
+  }
+}
+
+test('a renewal that fails once then succeeds keeps the lock held (no signal accessed)', async () => {
+  await withLocks(async (locks, store) => {
     store.failExtend = 1; // the first renewal (at ttl/3) gets no answer
     let lostInside: string | undefined;
     const run = locks.using(
@@ -39,9 +54,7 @@ test('a renewal that fails once then succeeds keeps the lock held (no signal acc
     await expect(run).resolves.toBe('done');
     expect(lostInside).toBeUndefined();
     expect(store.calls.extend).toBeGreaterThan(2);
-  } finally {
-    await locks.close();
-  }
+  });
 });
 
 test('renewal goes on after one failed attempt, so no second owner gets the lock while fn runs', async () => {
@@ -76,11 +89,7 @@ test('renewal goes on after one failed attempt, so no second owner gets the lock
 });
 
 test('a grant answered late is renewed before what is left of its lease runs out', async () => {
-  const store = new CountingStore(
-    new RedisLockStore({ url: redis.server.url }),
-  );
-  const locks = new LockManager({ store });
-  try {
+  await withLocks(async (locks, store) => {
     await (await locks.acquire('edge:warm')).release(); // connected
     // validity counts from the send: 900 ms less 600 leaves about 290 ms,
     // less than the 300 ms after which a renewal at a third of the ttl comes
@@ -95,17 +104,11 @@ test('a grant answered late is renewed before what is left of its lease runs out
       { ttl: 900 },
     );
     await expect(run).resolves.toBe('held');
-  } finally {
-    await locks.close();
-  }
+  });
 });
 
 test('a renewal under way when the lock is released is the last one, even if that release gets no answer', async () => {
-  const store = new CountingStore(
-    new RedisLockStore({ url: redis.server.url }),
-  );
-  const locks = new LockManager({ store });
-  try {
+  await withLocks(async (locks, store) => {
     const lock = await locks.acquire('edge:renew-release', {
       ttl: 600,
       autoRenew: true,
@@ -119,17 +122,11 @@ test('a renewal under way when the lock is released is the last one, even if tha
     // no renewal after the release: the lease ran out
     expect(store.calls.extend).toBe(1);
     expect(await redis.admin.exists('lock:{edge:renew-release}')).toBe(0);
-  } finally {
-    await locks.close();
-  }
+  });
 });
 
 test('a grant answered after its lease would have ended is no lock, and is given back', async () => {
-  const store = new CountingStore(
-    new RedisLockStore({ url: redis.server.url }),
-  );
-  const locks = new LockManager({ store });
-  try {
+  await withLocks(async (locks, store) => {
     await (await locks.acquire('edge:warm')).release(); // connected
     store.acquireReplyDelay = 400;
     const ran: string[] = [];
@@ -140,17 +137,11 @@ test('a grant answered after its lease would have ended is no lock, and is given
     expect(ran).toEqual([]);
     await sleep(50);
     expect(store.calls.release).toBe(2); // the warm-up's, and the give-back
-  } finally {
-    await locks.close();
-  }
+  });
 });
 
 test('a waiter whose grant is answered after its lease would have ended asks again instead of failing', async () => {
-  const store = new CountingQueueingStore(
-    new RedisLockStore({ url: redis.server.url }),
-  );
-  const locks = new LockManager({ store });
-  try {
+  await withLocks(async (locks, store) => {
     await (await locks.acquire('edge:warm')).release(); // connected
     // a holder that will die: its lease ends in 300 ms, which sends nothing
     await redis.admin.set('lock:{edge:late-wait}', '1:gone', 'PX', 300);
@@ -168,9 +159,7 @@ test('a waiter whose grant is answered after its lease would have ended asks aga
     expect(lock.isHeld).toBe(true);
     expect(store.calls.acquire).toBeGreaterThanOrEqual(4);
     await lock.release();
-  } finally {
-    await locks.close();
-  }
+  }, queueing);
 });
 
 async function until(condition: () => boolean): Promise<void> {
