@@ -212,7 +212,9 @@ describe('RedlockStore on three redis-server processes', () => {
     servers[2].resume();
     const lock = await pending;
     const tookMs = performance.now() - sentAt;
-    expect(tookMs).toBeGreaterThanOrEqual(300);
+    // NOTE: a 300 ms timer may fire a fraction of a ms early (libuv counts
+    // whole ms)
+    expect(tookMs).toBeGreaterThanOrEqual(299);
     const drift = 3000 * 0.01 + 2;
     expect(lock.isHeld).toBe(true);
     // NOTE: the lock counts from just before its send, a little after sentAt
