@@ -495,28 +495,39 @@ export class LockManager {
     queue: boolean,
     waiter?: LockWaiter,
   ): Promise<AcquireResult> {
-    this.callsUnderWay++;
     // NOTE: a store that throws instead of rejecting must not leave the
     // key's attempt counted as in flight (later callers would wait on it).
-    const pending = callAsync(() =>
+    const send = () =>
       this.store.acquire(
         request.storeKeys,
         token,
         request.options.ttl,
         queue ? QUEUE : undefined,
-      ),
-    );
-    if (!waiter)
-      return pending.then(this.attemptAnswered, (error: unknown) => {
-        this.callDone();
-        return this.failedAttempt(request, token, queue, pending, error);
-      });
-    pending.then(this.callDone, this.callDone);
-    return waiter
-      .race(pending)
-      .catch((error: unknown) =>
-        this.failedAttempt(request, token, queue, pending, error, waiter),
       );
+    if (waiter) {
+      const pending = this.tracked(send);
+      return waiter
+        .race(pending)
+        .catch((error: unknown) =>
+          this.failedAttempt(request, token, queue, pending, error, waiter),
+        );
+    }
+    // NOTE: the fast path counts its call in the handlers it needs anyway:
+    // one promise fewer per lock than tracked().
+    this.callsUnderWay++;
+    const pending = callAsync(send);
+    return pending.then(this.attemptAnswered, (error: unknown) => {
+      this.callDone();
+      return this.failedAttempt(request, token, queue, pending, error);
+    });
+  }
+
+  /** A store call that close() waits for (see callsSettled). */
+  private tracked<T>(call: () => Promise<T>): Promise<T> {
+    this.callsUnderWay++;
+    const pending = callAsync(call);
+    pending.then(this.callDone, this.callDone);
+    return pending;
   }
 
   /** Cleans up after an attempt that failed or was given up, and rethrows. */
@@ -586,11 +597,8 @@ export class LockManager {
     token: string,
     attempt = 1,
   ): void {
-    this.callsUnderWay++;
-    callAsync(() => this.store.release(storeKeys, token)).then(
-      this.callDone,
+    this.tracked(() => this.store.release(storeKeys, token)).catch(
       (error: unknown) => {
-        this.callDone();
         if (attempt >= 3 || !(error instanceof LockBackendUnavailableError))
           return;
         const retry = setTimeout(
@@ -670,14 +678,12 @@ export class LockManager {
         if (grant) {
           // NOTE: from here on the grant is this waiter's to use or give back.
           waiter.granted = undefined;
-          try {
-            const lock = this.grantQueued(request, grant);
-            granted = true;
-            return lock;
-          } catch (error) {
-            if (error instanceof LateGrantError && !waiter.cancelled) continue;
-            throw error;
-          }
+          const lock = this.unlessLate(waiter, () =>
+            this.grantQueued(request, grant),
+          );
+          if (!lock) continue;
+          granted = true;
+          return lock;
         }
         if (asked) {
           asked = false;
@@ -715,14 +721,12 @@ export class LockManager {
           // NOTE: a lock passed on meanwhile cannot hold the key this attempt
           // took (its handoff is refused): let it go.
           this.dropPassed(waiter);
-          try {
-            const lock = this.grant(request, token, result, startedAt);
-            granted = true;
-            return lock;
-          } catch (error) {
-            if (error instanceof LateGrantError && !waiter.cancelled) continue;
-            throw error;
-          }
+          const lock = this.unlessLate(waiter, () =>
+            this.grant(request, token, result, startedAt),
+          );
+          if (!lock) continue;
+          granted = true;
+          return lock;
         }
         if (waiter.granted) continue;
         if (ticket) this.noteRefusal(ticket, startedAt, result);
@@ -734,6 +738,20 @@ export class LockManager {
       this.waiting.delete(waiter);
       for (const queue of queues)
         this.leave(queue, waiter, granted ? options.ttl : 0);
+    }
+  }
+
+  /**
+   * The lock `grant` makes, or `undefined` for a grant answered too late
+   * (given back) while `waiter` still has time to ask again.
+   */
+  private unlessLate(waiter: LockWaiter, grant: () => Lock): Lock | undefined {
+    try {
+      return grant();
+    } catch (error) {
+      if (error instanceof LateGrantError && !waiter.cancelled)
+        return undefined;
+      throw error;
     }
   }
 
@@ -841,13 +859,9 @@ export class LockManager {
   private retireTicket(storeKey: string, token: string): void {
     const queue = this.queues.get(storeKey);
     if (queue?.ticket?.token === token) queue.ticket = undefined;
-    if (!this.queueing) return;
-    this.callsUnderWay++;
     const queueing = this.queueing;
-    callAsync(() => queueing.leaveQueue(storeKey, token)).then(
-      this.callDone,
-      this.callDone,
-    );
+    if (queueing)
+      this.tracked(() => queueing.leaveQueue(storeKey, token)).catch(noop);
   }
 
   private queue(storeKey: string): KeyQueue {

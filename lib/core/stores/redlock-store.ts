@@ -158,8 +158,8 @@ export class RedlockStore implements LockStore {
         reject,
       );
       // NOTE: queue requests are not passed on: a queue on each master would
-      // hand the key to different tickets on different masters.
-      // NOTE: a master that throws instead of rejecting is one that failed.
+      // hand the key to different tickets on different masters. A master
+      // that throws instead of rejecting is one that failed.
       for (const store of this.stores)
         callAsync(() => store.acquire(keys, token, ttlMs)).then(
           round.answer,
