@@ -241,10 +241,22 @@ export class LockManager {
     fn: (lock: Lock) => T | Promise<T>,
     options?: LockOptions,
   ): Promise<T> {
-    const { held, request } = this.reentrancy(
+    const { held, holders, request } = this.reentrancy(
       this.request(keys, options, true),
     );
-    if (held) return fn(held);
+    if (!holders) return this.usingFresh(request, fn);
+    // NOTE: a nested call that outlives the call that holds its keys (one
+    // started without `await`) still runs under them: the outer call
+    // releases only once every such nested call has settled.
+    const run = held ? settle(fn, held) : this.usingFresh(request, fn);
+    for (const holder of holders) holder.trackNested(run);
+    return run;
+  }
+
+  private async usingFresh<T>(
+    request: LockRequest,
+    fn: (lock: Lock) => T | Promise<T>,
+  ): Promise<T> {
     const lock = await this.take(request);
     const lostEarly = lock.lostReason;
     if (lostEarly) {
@@ -258,9 +270,11 @@ export class LockManager {
     try {
       result = await this.context.run(context, () => fn(lock));
     } catch (error) {
+      await lock.nestedSettled();
       await lock.release().catch(noop);
       throw error;
     }
+    await lock.nestedSettled();
     const lost = lock.lostReason;
     try {
       await lock.release();
@@ -368,19 +382,26 @@ export class LockManager {
    */
   private reentrancy(request: LockRequest): {
     held?: Lock;
+    /** The locks of the chain that hold some of the keys. */
+    holders?: Set<Lock>;
     request: LockRequest;
   } {
     const context = this.context.getStore();
     if (!context) return { request };
-    const missing = request.keys.flatMap((key, index) =>
-      holderOf(context, key)?.isHeld ? [] : [index],
-    );
+    const holders = new Set<Lock>();
+    const missing = request.keys.flatMap((key, index) => {
+      const holder = holderOf(context, key);
+      if (!holder?.isHeld) return [index];
+      holders.add(holder);
+      return [];
+    });
     if (missing.length === 0) {
       const held = holderOf(context, request.keys[0])!.reentrantView();
-      return { held, request };
+      return { held, holders, request };
     }
     if (missing.length === request.keys.length) return { request };
     return {
+      holders,
       request: {
         ...request,
         keys: missing.map((index) => request.keys[index]),
@@ -1164,6 +1185,18 @@ function isQueueingStore(store: LockStore): store is QueueingLockStore {
 }
 
 /** The innermost lock of the chain that holds `key`. */
+/** `fn(lock)` as a promise, a synchronous throw included. */
+function settle<T>(
+  fn: (lock: Lock) => T | Promise<T>,
+  lock: Lock,
+): Promise<T> {
+  try {
+    return Promise.resolve(fn(lock));
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+}
+
 function holderOf(
   context: LockContext | undefined,
   key: string,

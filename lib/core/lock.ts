@@ -80,6 +80,10 @@ export class Lock {
   private releasing?: Promise<void>;
   /** Set by the first release call: renewal is over, whatever that call gets. */
   private releaseAsked = false;
+  /** The store answered a release (or the lock was passed on): nothing more to send. */
+  private done = false;
+  /** Reentrant `using` calls under this lock that have not settled yet. */
+  private nested?: Set<Promise<unknown>>;
   /** Settles once the store answered the handoff that granted this lock. */
   private confirming?: Promise<void>;
   private readonly ttl: number;
@@ -199,7 +203,7 @@ export class Lock {
    */
   release(): Promise<void> {
     if (this.releasing) return this.releasing;
-    if (this.state === 'released') return Promise.resolve();
+    if (this.done) return Promise.resolve();
     this.releaseAsked = true;
     this.stopTimers();
     // NOTE: a lock passed on ahead of the store's answer is released (or
@@ -211,7 +215,11 @@ export class Lock {
     this.releasing = sent.then(
       (outcome) => {
         this.releasing = undefined;
-        this.state = 'released';
+        this.done = true;
+        // NOTE: a lock lost before (close() releases its locks as 'closed')
+        // keeps its reason: its holder must still learn it was lost.
+        if (this.state === 'held')
+          this.state = outcome === 'ok' ? 'released' : outcome;
         if (outcome !== 'ok') {
           this.controller?.abort(this.lostError(outcome));
           throw this.lostError(outcome);
@@ -248,6 +256,20 @@ export class Lock {
     });
   }
 
+  /** Counts `work` (a reentrant call under this lock) until it settles. @internal */
+  trackNested(work: Promise<unknown>): void {
+    const nested = (this.nested ??= new Set());
+    nested.add(work);
+    const settled = () => void nested.delete(work);
+    work.then(settled, settled);
+  }
+
+  /** Settles once no reentrant call under this lock is running. @internal */
+  async nestedSettled(): Promise<void> {
+    while (this.nested !== undefined && this.nested.size > 0)
+      await Promise.allSettled([...this.nested]);
+  }
+
   /**
    * Keeps the lease alive at a third of the ttl until the lock is released,
    * lost, or has been held for `maxHold`. @internal
@@ -264,6 +286,7 @@ export class Lock {
    */
   passedOn(): void {
     this.state = 'released';
+    this.done = true;
     this.stopTimers();
   }
 

@@ -5,6 +5,7 @@
  */
 import {
   LockAbortedError,
+  LockLostError,
   LockManager,
   RedisLockStore,
   type LockStore,
@@ -109,4 +110,76 @@ test('a store whose acquire throws instead of rejecting does not leave later cal
     waited: performance.now() - started < 500 ? 'no' : 'yes',
   }).toEqual({ first: 'store bug', second: true, waited: 'no' });
   await second.release();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('a nested using started without await keeps the key held until it ends, not only until the outer call returns', async () => {
+  const a = manager();
+  const b = manager();
+  let inside = 0;
+  let overlap = false;
+  const enter = async (ms: number) => {
+    inside++;
+    if (inside > 1) overlap = true;
+    await sleep(ms);
+    inside--;
+  };
+  let nested: Promise<void> | undefined;
+  await a.using('edge:fire-and-forget', () => {
+    // NOTE: a reentrant call left running: the decorator's
+    // `void this.sendReceipt(id)` from a method locked on the same key.
+    nested = a.using('edge:fire-and-forget', () => enter(300));
+  });
+  const other = await b.using(
+    'edge:fire-and-forget',
+    async () => {
+      await enter(10);
+      return 'ran';
+    },
+    { waitTimeout: 2000 },
+  );
+  await nested;
+  expect({ other, overlap }).toEqual({ other: 'ran', overlap: false });
+});
+
+test('a nested using for held and new keys also keeps the held ones until it ends', async () => {
+  const a = manager();
+  const b = manager();
+  let nestedDone = false;
+  let nested: Promise<void> | undefined;
+  await a.using('edge:partial-a', () => {
+    nested = a.using(['edge:partial-a', 'edge:partial-b'], () =>
+      sleep(200).then(() => void (nestedDone = true)),
+    );
+  });
+  const other = await b.using('edge:partial-a', () => nestedDone, {
+    waitTimeout: 2000,
+  });
+  await nested;
+  expect(other).toBe(true);
+});
+
+test('close() under a running using makes it reject with LockLostError (closed), not succeed', async () => {
+  const a = manager();
+  const b = manager();
+  const running = a.using('edge:close-under', async (lock) => {
+    await sleep(300);
+    return lock.signal.aborted ? 'aborted' : 'not aborted';
+  });
+  await sleep(50);
+  await a.close();
+  // The key is free at once for another process...
+  const taken = await b.tryAcquire('edge:close-under');
+  await taken?.release();
+  // ...so the caller must learn that its work ran partly unprotected.
+  const outcome = await running.then(
+    (value) => `resolved: ${value}`,
+    (error: unknown) =>
+      error instanceof LockLostError ? `lost: ${error.reason}` : String(error),
+  );
+  expect({ taken: taken !== null, outcome }).toEqual({
+    taken: true,
+    outcome: 'lost: closed',
+  });
 });
