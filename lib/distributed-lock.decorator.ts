@@ -1,6 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { LOCK_SERVICE_PROPERTY } from './distributed-lock.constants.js';
+import { throwError } from 'rxjs';
 import {
+  decoratedGeneratorMessage,
   decoratedNonMethodMessage,
   missingServiceMessage,
 } from './distributed-lock.messages.js';
@@ -20,6 +22,10 @@ import {
 } from './key-template.js';
 
 type AnyMethod = (...args: unknown[]) => unknown;
+
+/** On a wrapper: the method it wraps (whose parameters keys are read from). */
+const ORIGINAL = Symbol('DistributedLock original method');
+const GENERATOR_KINDS = ['GeneratorFunction', 'AsyncGeneratorFunction'];
 
 /**
  * Runs the method under a distributed lock: on one instance at a time per
@@ -63,6 +69,10 @@ export function DistributedLock(
     // NOTE: a static method has no instance for Nest to inject the service into.
     if (typeof original !== 'function' || typeof target === 'function')
       throw new TypeError(decoratedNonMethodMessage(label));
+    // NOTE: a generator's body runs as the caller reads values, after the
+    // wrapper has released the lock.
+    if (GENERATOR_KINDS.includes(original.constructor.name))
+      throw new TypeError(decoratedGeneratorMessage(label));
     // NOTE: validated here so that a bad option fails at startup; module
     // defaults are applied later, per application.
     resolveLockOptions(
@@ -77,7 +87,11 @@ export function DistributedLock(
       method: original as AnyMethod,
       resolveKeys: compileLockKey(key, {
         label,
-        parameters: readMethodParameters(original as AnyMethod),
+        // NOTE: under another @DistributedLock, the method's own parameters.
+        parameters: readMethodParameters(
+          (original as Partial<Record<typeof ORIGINAL, AnyMethod>>)[ORIGINAL] ??
+            (original as AnyMethod),
+        ),
       }),
     };
     const observable = returnsObservable(target, propertyKey);
@@ -86,12 +100,21 @@ export function DistributedLock(
       ...args: unknown[]
     ) {
       const service = this?.[LOCK_SERVICE_PROPERTY];
-      if (!service) throw new Error(missingServiceMessage(label));
+      if (!service) {
+        // NOTE: the result's shape holds for this failure too.
+        const error = new Error(missingServiceMessage(label));
+        return observable ? throwError(() => error) : Promise.reject(error);
+      }
       return observable
         ? service.observe(locked, this, args)
         : service.call(locked, this, args);
     };
     copyFunctionIdentity(original as AnyMethod, wrapper);
+    Object.defineProperty(wrapper, ORIGINAL, {
+      value:
+        (original as Partial<Record<typeof ORIGINAL, AnyMethod>>)[ORIGINAL] ??
+        original,
+    });
     // NOTE: property injection, not a process-wide registry: each application
     // instance (two apps in one test process) injects its own service.
     Inject(DistributedLockService)(target, LOCK_SERVICE_PROPERTY);

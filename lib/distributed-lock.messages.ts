@@ -18,14 +18,17 @@ export function unknownPlaceholderMessage(
   template: string,
   placeholder: string,
   parameters: readonly string[],
+  wrappedHint = false,
 ): string {
   const has =
     parameters.length > 0
       ? `has the parameters (${parameters.join(', ')})`
       : 'has no named parameters';
+  // NOTE: `(...args)` is what another decorator's wrapper usually looks like.
+  const wrapped = wrappedHint ? ` ${WRAPPED_HINT}` : '';
   return (
     `@DistributedLock('${template}') on ${method}: the placeholder <${placeholder}> names no parameter; ${method} ${has}. ` +
-    'Use one of them, a position such as <0>, or a key function.'
+    `Use one of them, a position such as <0>, or a key function.${wrapped}`
   );
 }
 
@@ -61,6 +64,16 @@ export function missingServiceMessage(method: string): string {
 
 export function decoratedNonMethodMessage(target: string): string {
   return `@DistributedLock can only decorate an instance method; ${target} is not one.`;
+}
+
+const WRAPPED_HINT =
+  'If another decorator wraps the method in a function (...args), put @DistributedLock directly above the method, below that decorator, so that it sees the parameters.';
+
+export function decoratedGeneratorMessage(target: string): string {
+  return (
+    `@DistributedLock cannot decorate the generator ${target}: the lock would be released before the caller reads the first value. ` +
+    'Take the lock where the values are consumed (DistributedLockService.using), or return an Observable.'
+  );
 }
 
 /** HTTP body text for contention; the key stays out of the answer. */

@@ -1,6 +1,7 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { LockNotAcquiredError } from './core/errors/lock-not-acquired.error.js';
 import type { LockStore } from './core/stores/lock-store.js';
+import { MAX_TIMER_DELAY } from './core/lock-options.js';
 import { InvalidLockOptionsError } from './errors/invalid-lock-options.error.js';
 import { invalidOptionMessage } from './distributed-lock.messages.js';
 
@@ -157,6 +158,20 @@ export function resolveModuleOptions(
 ): ResolvedDistributedLockModuleOptions {
   if (typeof options !== 'object' || options === null)
     failModule('options', 'must be an object', options);
+  // NOTE: a misplaced option (`ttl` beside `url` instead of in `defaults`)
+  // would otherwise be ignored without a word.
+  for (const option of Object.keys(options)) {
+    if (MODULE_OPTIONS.includes(option)) continue;
+    failModule(
+      option,
+      EXTRAS.includes(option)
+        ? 'goes to forRoot/forRootAsync itself (next to useFactory), not into the options'
+        : LOCK_OPTIONS.includes(option)
+          ? `is a lock option: put it in "defaults" (defaults: { ${option}: ... })`
+          : `is not an option of ${MODULE} (the options are ${MODULE_OPTIONS.join(', ')})`,
+      (options as Record<string, unknown>)[option],
+    );
+  }
   validateConnection(options);
   const resolved: ResolvedDistributedLockModuleOptions = {
     ...options,
@@ -178,14 +193,6 @@ export function resolveModuleOptions(
     );
   }
   assertNumber(resolved.operationTimeout, 'operationTimeout', 1, failModule);
-  // NOTE: a module extra (it decides the module's providers): in options a
-  // factory returns, it would be ignored without a word.
-  if ('mapErrors' in options)
-    failModule(
-      'mapErrors',
-      'goes to forRoot/forRootAsync itself (next to useFactory), not into the options',
-      (options as { mapErrors?: unknown }).mapErrors,
-    );
   if (
     resolved.localHandoffs !== undefined &&
     !(Number.isInteger(resolved.localHandoffs) && resolved.localHandoffs >= 0)
@@ -211,7 +218,19 @@ export function resolveLockOptions(
   const fail = (option: string, problem: string, value: unknown) =>
     failOption(owner, path + option, problem, value);
   if (options !== undefined && !isObject(options))
-    fail('options', 'must be an object', options);
+    failOption(
+      owner,
+      path === '' ? 'options' : path.slice(0, -1),
+      'must be an object',
+      options,
+    );
+  for (const option of Object.keys(options ?? {}))
+    if (!LOCK_OPTIONS.includes(option))
+      fail(
+        option,
+        `is not a lock option (the options are ${LOCK_OPTIONS.join(', ')})`,
+        (options as Record<string, unknown>)[option],
+      );
   const resolved = { ...base, ...definedEntries(options ?? {}) };
   assertNumber(resolved.ttl, 'ttl', 1, fail);
   assertNumber(resolved.waitTimeout, 'waitTimeout', 0, fail);
@@ -301,16 +320,26 @@ function validateConnection(options: DistributedLockModuleOptions): void {
 
 type Fail = (option: string, problem: string, value: unknown) => never;
 
+/**
+ * A duration from `min` ms to the longest a Node timer takes (2^31-1 ms,
+ * about 24.8 days): a longer one would fire at once, so a lease, a wait or
+ * a Redis call bound past it would end immediately.
+ */
 function assertNumber(
   value: unknown,
   option: string,
   min: number,
   fail: Fail,
 ): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > MAX_TIMER_DELAY
+  ) {
     fail(
       option,
-      `must be a finite number of milliseconds of at least ${min}`,
+      `must be a number of milliseconds from ${min} to ${MAX_TIMER_DELAY}`,
       value,
     );
   }
@@ -329,6 +358,28 @@ function failOption(
 }
 
 const MODULE = 'DistributedLockModule';
+/** Every key of {@link DistributedLockModuleOptions}. */
+const MODULE_OPTIONS = [
+  'url',
+  'redisOptions',
+  'client',
+  'store',
+  'prefix',
+  'operationTimeout',
+  'localHandoffs',
+  'defaults',
+];
+/** Options of forRoot/forRootAsync themselves (they shape the module). */
+const EXTRAS = ['isGlobal', 'mapErrors'];
+/** Every key of {@link DistributedLockOptions}. */
+const LOCK_OPTIONS = [
+  'ttl',
+  'waitTimeout',
+  'maxHold',
+  'onContention',
+  'onLockLost',
+  'exceptionFactory',
+];
 const failModule: Fail = (option, problem, value) =>
   failOption(MODULE, option, problem, value);
 

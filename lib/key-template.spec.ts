@@ -39,6 +39,7 @@ describe('readMethodParameters', () => {
       names: ['id', 'dto', 'rest'],
       restIndex: 2,
       open: false,
+      defaults: [],
     });
     expect(readMethodParameters(Sample.prototype.destructured).names).toEqual([
       undefined,
@@ -56,6 +57,46 @@ describe('readMethodParameters', () => {
         return [a, b, c];
       }).names,
     ).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('default parameter values', () => {
+  class Defaults {
+    export(format = 'csv', page = 2, day = `mon`) {
+      return [format, page, day];
+    }
+    computed(kind = 'a' + 'b', id = String(1), text = "it's") {
+      return [kind, id, text];
+    }
+  }
+  const compile = (template: string, method: (...args: never[]) => unknown) =>
+    compileLockKey(template, {
+      label: 'Defaults.m',
+      parameters: readMethodParameters(method),
+    });
+
+  it('applies a literal default where the argument is undefined, as the method sees it', () => {
+    const key = compile(
+      'export:<format>:<page>:<day>',
+      Defaults.prototype.export,
+    );
+    expect(key([])).toBe('export:csv:2:mon');
+    expect(key(['pdf', undefined, 'tue'])).toBe('export:pdf:2:tue');
+    // null does not trigger a default in JavaScript, nor here
+    expect(() => key([null])).toThrow(InvalidLockKeyArgumentError);
+  });
+
+  it('fails at compile time on a default it cannot know, never guessing', () => {
+    for (const name of ['kind', 'id', 'text'])
+      expect(() => compile(`k:<${name}>`, Defaults.prototype.computed)).toThrow(
+        /default value is not a string or number literal/,
+      );
+    // a parameter that is not in the key may have any default
+    expect(() =>
+      compile('k:<0>', function (a: string, b = Date.now()) {
+        return [a, b];
+      }),
+    ).not.toThrow();
   });
 });
 

@@ -37,6 +37,12 @@ export interface MethodParameters {
   /** Position of a rest parameter (`...args`), if any. */
   readonly restIndex?: number;
   /**
+   * Default values by position: a literal (a string or a number written in
+   * the source) as its value; `NOT_LITERAL` for any other default
+   * expression, which only the method itself can evaluate.
+   */
+  readonly defaults?: readonly unknown[];
+  /**
    * Positions past the list may be used: the source reads `arguments`, or
    * cannot be read at all (a bound function, a Proxy: native code).
    */
@@ -56,6 +62,9 @@ interface Placeholder {
   readonly text: string;
   readonly read: (args: readonly unknown[]) => unknown;
 }
+
+/** A default value that is not a literal (see {@link MethodParameters.defaults}). */
+export const NOT_LITERAL: unique symbol = Symbol('not a literal');
 
 const PATH = /^(?:[A-Za-z_$][\w$]*|\d+)(?:\.(?:[A-Za-z_$][\w$]*|\d+))*$/;
 
@@ -106,19 +115,36 @@ export function readMethodParameters(
     return { names: single ? [single[1]] : [] };
   }
   const names: (string | undefined)[] = [];
+  const defaults: unknown[] = [];
   let restIndex: number | undefined;
   for (const raw of splitTopLevel(source, list)) {
     const parameter = raw.trim();
     if (parameter === '') continue;
     const rest = parameter.startsWith('...');
     if (rest) restIndex = names.length;
-    const name = /^(?:\.\.\.)?\s*([A-Za-z_$][\w$]*)/.exec(parameter);
+    const name = /^(?:\.\.\.)?\s*([A-Za-z_$][\w$]*)\s*(=?)/.exec(parameter);
+    if (name?.[2] === '=')
+      defaults[names.length] = literalValue(
+        parameter.slice(name[0].length).trim(),
+      );
     names.push(name ? name[1] : undefined);
   }
   // NOTE: a wrapper from another decorator may take its arguments through
   // `arguments`, or be a bound function or a Proxy, whose source is hidden.
   const open = /\barguments\b|\[native code\]/.test(source);
-  return { names, restIndex, open };
+  return { names, restIndex, open, defaults };
+}
+
+/**
+ * The value of a string or number literal as written in source, or
+ * `NOT_LITERAL`. Strings with escapes or substitutions count as not literal
+ * (never guessed at).
+ */
+function literalValue(text: string): unknown {
+  const quoted = /^(['"`])([^'"`\\$]*)\1$/.exec(text);
+  if (quoted) return quoted[2];
+  if (/^-?(?:\d+|\d*\.\d+)(?:e[+-]?\d+)?$/i.test(text)) return Number(text);
+  return NOT_LITERAL;
 }
 
 function templateResolver(
@@ -193,16 +219,41 @@ function placeholder(
   if (index < 0 || past) {
     const known = names.filter((name): name is string => name !== undefined);
     throw new InvalidLockTemplateError(
-      unknownPlaceholderMessage(target.label, template, text, known),
+      unknownPlaceholderMessage(
+        target.label,
+        template,
+        text,
+        known,
+        restIndex === 0 && names.length === 1,
+      ),
       target.label,
       template,
     );
   }
   const fromRest = index === restIndex && head === names[index];
+  // NOTE: the key is built from the arguments before the method runs, so a
+  // parameter's default value applies here too: a literal one is known, any
+  // other only the method can evaluate (a startup error, never a guess).
+  const fallback = target.parameters.defaults?.[index];
+  if (fallback === NOT_LITERAL)
+    throw new InvalidLockTemplateError(
+      templateSyntaxMessage(
+        target.label,
+        template,
+        `<${text}> reads a parameter whose default value is not a string or number literal; the key is built before the method runs, so that default is unknown there. Use a literal default, or a key function`,
+      ),
+      target.label,
+      template,
+    );
+  const value =
+    fallback === undefined
+      ? (args: readonly unknown[]) => args[index]
+      : (args: readonly unknown[]) =>
+          args[index] === undefined ? fallback : args[index];
   return {
     text,
     read: (args) =>
-      path.reduce<unknown>(step, fromRest ? args.slice(index) : args[index]),
+      path.reduce<unknown>(step, fromRest ? args.slice(index) : value(args)),
   };
 }
 

@@ -221,7 +221,36 @@ describe('startup validation', () => {
     [{ url: 'http://x' }, /option "url" must be a redis:\/\//],
     [
       { store: new MemoryLockStore(), defaults: { ttl: -1 } },
-      /option "defaults\.ttl" must be a finite number/,
+      /option "defaults\.ttl" must be a number of milliseconds from 1/,
+    ],
+    [
+      { store: new MemoryLockStore(), defaults: { ttl: 3_000_000_000 } },
+      /option "defaults\.ttl" must be a number of milliseconds from 1 to 2147483647/,
+    ],
+    [
+      { store: new MemoryLockStore(), operationTimeout: 3_000_000_000 },
+      /option "operationTimeout" must be a number of milliseconds from 1 to 2147483647/,
+    ],
+    [
+      {
+        store: new MemoryLockStore(),
+        ttl: 5000,
+      } as DistributedLockModuleOptions,
+      /option "ttl" is a lock option: put it in "defaults"/,
+    ],
+    [
+      {
+        store: new MemoryLockStore(),
+        redisUrl: 'redis://x',
+      } as DistributedLockModuleOptions,
+      /option "redisUrl" is not an option of DistributedLockModule/,
+    ],
+    [
+      {
+        store: new MemoryLockStore(),
+        defaults: 'x' as never,
+      },
+      /option "defaults" must be an object/,
     ],
     [
       {
@@ -254,10 +283,93 @@ describe('startup validation', () => {
     },
   );
 
-  it('fails a call clearly on an instance that Nest did not create', () => {
-    expect(() => new Worker(undefined as never).double(2)).toThrow(
+  it('fails a call clearly on an instance that Nest did not create, as a rejected Promise', async () => {
+    const call = new Worker(undefined as never).double(2);
+    expect(call).toBeInstanceOf(Promise);
+    await expect(call).rejects.toThrow(
       /Worker\.double: no DistributedLockService was injected/,
     );
+  });
+
+  it('refuses a decorator option it does not know, and a ttl past the longest timer', () => {
+    expect(() => {
+      class Typo {
+        @DistributedLock('x', { timeout: 5000 } as never)
+        run() {}
+      }
+      void Typo;
+    }).toThrow(/Typo\.run: option "timeout" is not a lock option/);
+    expect(() => {
+      class Long {
+        @DistributedLock('x', { ttl: 3_000_000_000 })
+        run() {}
+      }
+      void Long;
+    }).toThrow(InvalidLockOptionsError);
+  });
+
+  it('refuses a generator method with its own message', () => {
+    const attempt = (define: () => unknown) => {
+      try {
+        define();
+        return 'accepted';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    expect(
+      attempt(() => {
+        class Rows {
+          @DistributedLock('rows:<id>')
+          async *rows(id: string) {
+            yield id;
+          }
+        }
+        return Rows;
+      }),
+    ).toMatch(/cannot decorate the generator Rows\.rows/);
+    expect(
+      attempt(() => {
+        class Rows {
+          @DistributedLock('rows:<id>')
+          *rows(id: string) {
+            yield id;
+          }
+        }
+        return Rows;
+      }),
+    ).toMatch(/cannot decorate the generator Rows\.rows/);
+  });
+
+  it('reads the parameters of the method under another @DistributedLock, and hints at wrappers', () => {
+    class Stacked {
+      @DistributedLock('a:<id>')
+      @DistributedLock('b:<id>')
+      run(id: string) {
+        return id;
+      }
+    }
+    void Stacked;
+    const wrap = (
+      _target: object,
+      _key: string | symbol,
+      descriptor: PropertyDescriptor,
+    ) => {
+      const inner = descriptor.value as (...args: unknown[]) => unknown;
+      descriptor.value = function (this: unknown, ...args: unknown[]) {
+        return inner.apply(this, args);
+      };
+    };
+    expect(() => {
+      class Wrapped {
+        @DistributedLock('a:<id>')
+        @wrap
+        run(id: string) {
+          return id;
+        }
+      }
+      void Wrapped;
+    }).toThrow(/put @DistributedLock directly above the method/);
   });
 });
 
@@ -339,6 +451,20 @@ describe('configuration', () => {
     ).rejects.toThrow(
       /option "mapErrors" goes to forRoot\/forRootAsync itself/,
     );
+    // isGlobal too: from a factory it would be ignored without a word
+    await expect(
+      Test.createTestingModule({
+        imports: [
+          DistributedLockModule.forRootAsync({
+            useFactory: () =>
+              ({
+                store: new MemoryLockStore(),
+                isGlobal: true,
+              }) as DistributedLockModuleOptions,
+          }),
+        ],
+      }).compile(),
+    ).rejects.toThrow(/option "isGlobal" goes to forRoot\/forRootAsync itself/);
   });
 
   it('isGlobal lets a feature module use the decorator and the service without importing the module', async () => {

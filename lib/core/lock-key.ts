@@ -59,6 +59,9 @@ export function encodeKeyPart(part: unknown, index = 0): string {
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
+  if (value === '') return 'an empty string';
+  if (typeof value === 'number' && !Number.isFinite(value))
+    return `the number ${value}`;
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

@@ -1184,12 +1184,8 @@ function isQueueingStore(store: LockStore): store is QueueingLockStore {
   );
 }
 
-/** The innermost lock of the chain that holds `key`. */
 /** `fn(lock)` as a promise, a synchronous throw included. */
-function settle<T>(
-  fn: (lock: Lock) => T | Promise<T>,
-  lock: Lock,
-): Promise<T> {
+function settle<T>(fn: (lock: Lock) => T | Promise<T>, lock: Lock): Promise<T> {
   try {
     return Promise.resolve(fn(lock));
   } catch (error) {
@@ -1197,6 +1193,7 @@ function settle<T>(
   }
 }
 
+/** The innermost lock of the chain that holds `key`. */
 function holderOf(
   context: LockContext | undefined,
   key: string,
