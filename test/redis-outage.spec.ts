@@ -14,6 +14,7 @@ import {
   startRedis,
   type RedisServer,
 } from './support/redis-harness.js';
+import { startTcpProxy } from './support/tcp-proxy.js';
 
 let server: RedisServer;
 
@@ -94,6 +95,31 @@ it('releases an acquire that timed out while Redis was frozen, once Redis answer
   });
   expect(await other.tryAcquire('frozen')).not.toBeNull();
   await Promise.all([locks.close(), other.close(), admin.quit()]);
+});
+
+it('never sends an abandoned acquire again after a reconnect: no orphan lease once the network is back', async () => {
+  const proxy = await startTcpProxy(server.port);
+  const admin = new Redis(server.url);
+  const locks = new LockManager({
+    store: new RedisLockStore({ url: proxy.url, operationTimeout: 300 }),
+    prefix: 'out:',
+  });
+  try {
+    await (await locks.acquire('resent')).release(); // connected, scripts loaded
+    proxy.mode = 'blackhole'; // the acquire never reaches Redis...
+    const attempt = await timed(locks.tryAcquire('resent', { ttl: 60_000 }));
+    expect(attempt.error).toBeInstanceOf(LockBackendUnavailableError);
+    proxy.drop(); // ...then the connection breaks,
+    proxy.mode = 'down'; // stays down past the release-by-token retries,
+    await sleep(2500);
+    proxy.mode = 'pass'; // and comes back
+    await sleep(1000);
+    // the abandoned acquire must not run now, with nobody left to release it
+    expect(await admin.get('out:{resent}')).toBeNull();
+  } finally {
+    await Promise.all([locks.close(), admin.quit()]);
+    await proxy.close();
+  }
 });
 
 it('bounds the first subscription too, on a client of your own without commandTimeout', async () => {

@@ -554,8 +554,10 @@ export class RedisLockStore implements QueueingLockStore {
  * ioredis defaults for clients the store creates. ioredis queues commands
  * while disconnected and retries forever by default, which turns an outage
  * into a hang; these bound every command and reconnect quickly once Redis is
- * back. Resending an unanswered command after a reconnect is safe: every
- * script gives the same answer when run twice.
+ * back. A command left unanswered when the connection broke is never sent
+ * again: the engine has counted it as failed by then (and released by token
+ * what it may have taken), so an acquire resent after the reconnect, seconds
+ * later, would leave a lease that nobody releases.
  */
 export function defaultRedisOptions(operationTimeout: number): RedisOptions {
   return {
@@ -571,7 +573,7 @@ export function defaultRedisOptions(operationTimeout: number): RedisOptions {
     // phase and keep one pipeline in flight per connection: a handoff or a
     // grant would wait behind an unrelated batch's round trip.
     enableAutoPipelining: false,
-    autoResendUnfulfilledCommands: true,
+    autoResendUnfulfilledCommands: false,
     retryStrategy: (attempt) => Math.min(50 * attempt, 500),
   };
 }
