@@ -143,6 +143,32 @@ it('bounds the first subscription too, on a client of your own without commandTi
   client.disconnect();
 });
 
+it('bounds close() while Redis is frozen, on a client of your own without commandTimeout', async () => {
+  const client = new Redis(server.url);
+  const locks = new LockManager({
+    store: new RedisLockStore({ client, operationTimeout: 300 }),
+    prefix: 'out:',
+  });
+  try {
+    // a wait opens the subscriber connection (a duplicate of the client)
+    const held = await locks.acquire('close-frozen');
+    const waiting = locks
+      .acquire('close-frozen', { waitTimeout: 5000 })
+      .catch(() => undefined);
+    await sleep(100);
+    await held.release();
+    await (await waiting)?.release();
+    server.pause();
+    const closing = await timed(locks.close());
+    expect(
+      closing.ms < 2000 ? 'within 2 s' : `${Math.round(closing.ms)} ms`,
+    ).toBe('within 2 s');
+  } finally {
+    server.resume();
+    client.disconnect();
+  }
+});
+
 it('lets a waiting acquire work once Redis is up, after the first wait failed while it was down', async () => {
   const port = server.port;
   await server.kill();

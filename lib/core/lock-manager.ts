@@ -170,6 +170,14 @@ export class LockManager {
       options.maxKeyLength ?? 256,
     );
     this.driftFactor = options.driftFactor ?? 0.01;
+    // NOTE: a negative factor would trust a lock past its lease (two holders).
+    if (
+      typeof this.driftFactor !== 'number' ||
+      !(this.driftFactor >= 0 && this.driftFactor < 1)
+    )
+      throw new LockError(
+        `driftFactor must be a number from 0 to below 1 (got ${String(options.driftFactor)}).`,
+      );
     this.localHandoffs = options.localHandoffs ?? 8;
     if (!Number.isInteger(this.localHandoffs) || this.localHandoffs < 0)
       throw new LockError(

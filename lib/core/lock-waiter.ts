@@ -98,7 +98,11 @@ export class LockWaiter {
   wakeIn(ms: number): void {
     if (!this.wakeUp) return;
     if (this.sleepTimer) clearTimeout(this.sleepTimer);
-    this.sleepTimer = setTimeout(() => this.wake(), ms);
+    // NOTE: a longer delay would overflow Node's timer and fire at once.
+    this.sleepTimer = setTimeout(
+      () => this.wake(),
+      Math.min(ms, MAX_TIMER_DELAY),
+    );
   }
 
   /** Sleeps until woken, `ms` passes (`Infinity`: until woken) or the wait is given up. */

@@ -18,6 +18,8 @@ import { createLockToken } from '../lock-token.js';
 import { toLockOutcome } from './lock-outcome.js';
 import { TICKET_TTL_MS } from './queue-timing.js';
 import { noop } from '../noop.js';
+import { LockError } from '../errors/lock-error.js';
+import { MAX_TIMER_DELAY } from '../lock-options.js';
 
 /** How the Redis store reaches Redis, and its own limits. */
 export interface RedisLockStoreOptions {
@@ -104,6 +106,7 @@ export class RedisLockStore implements QueueingLockStore {
   /** Tokens of this turn's acquires (see queueRelease). */
   private readonly acquiring = new Set<string>();
   private flushing = false;
+  private readonly operationTimeout: number;
   /** Script calls sent and not answered yet (close() waits for them). */
   private running = 0;
   /** Settles once `running` is back to 0 (what close() waits for). */
@@ -112,6 +115,14 @@ export class RedisLockStore implements QueueingLockStore {
 
   constructor(options: RedisLockStoreOptions = {}) {
     const operationTimeout = options.operationTimeout ?? 1000;
+    if (
+      typeof operationTimeout !== 'number' ||
+      !(operationTimeout >= 1 && operationTimeout <= MAX_TIMER_DELAY)
+    )
+      throw new LockError(
+        `operationTimeout must be a number of milliseconds from 1 to ${MAX_TIMER_DELAY} (got ${String(operationTimeout)}).`,
+      );
+    this.operationTimeout = operationTimeout;
     if (options.client) {
       this.client = options.client;
       this.ownsClient = false;
@@ -248,8 +259,9 @@ export class RedisLockStore implements QueueingLockStore {
     this.subscribing.clear();
     this.grantListeners.clear();
     const closing: Promise<unknown>[] = [];
-    if (this.subscriber) closing.push(quit(this.subscriber));
-    if (this.ownsClient) closing.push(quit(this.client));
+    if (this.subscriber)
+      closing.push(quit(this.subscriber, this.operationTimeout));
+    if (this.ownsClient) closing.push(quit(this.client, this.operationTimeout));
     await Promise.all(closing);
   }
 
@@ -682,12 +694,14 @@ function toStoreError(error: unknown): Error {
   return new LockBackendUnavailableError(error.message, { cause: error });
 }
 
-async function quit(client: Redis | Cluster): Promise<void> {
+async function quit(client: Redis | Cluster, timeoutMs: number): Promise<void> {
   // NOTE: QUIT on a client that is not connected waits for a reconnect (and
   // leaves ioredis's connect timer running); drop such a connection at once.
   if (client.status !== 'ready') return client.disconnect();
+  // NOTE: bounded, for a frozen server behind an open socket: the
+  // subscriber duplicates a client that may have no commandTimeout.
   try {
-    await client.quit();
+    await withTimeout(client.quit(), timeoutMs);
   } catch {
     client.disconnect();
   }
