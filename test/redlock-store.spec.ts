@@ -344,6 +344,36 @@ describe('RedlockStore on three redis-server processes', () => {
       LockBackendUnavailableError,
     );
   });
+
+  it('counts a master whose extend, release or subscribe throws instead of rejecting as a failed one: the others still decide', async () => {
+    const inner = new RedisLockStore({ url: servers[0].url });
+    const throwing = {
+      acquire: inner.acquire.bind(inner),
+      extend: () => {
+        throw new Error('boom (extend)');
+      },
+      release: () => {
+        throw new Error('boom (release)');
+      },
+      subscribe: () => {
+        throw new Error('boom (subscribe)');
+      },
+      close: () => inner.close(),
+    };
+    const store = new RedlockStore({
+      masters: [throwing, servers[1].url, servers[2].url],
+    });
+    closing.push(store, inner);
+    const key = uniqueKey();
+    const unsubscribe = await store.subscribe([key], () => {});
+    unsubscribe();
+    expect((await store.acquire([key], 'token', 30_000)).acquired).toBe(true);
+    expect(await store.extend([key], 'token', 30_000)).toBe('ok');
+    expect(await store.release([key], 'token')).toBe('ok');
+    // the two masters that answered did release
+    expect(await admins[1].exists(key)).toBe(0);
+    expect(await admins[2].exists(key)).toBe(0);
+  });
 });
 
 describe('RedlockStore on scripted masters', () => {

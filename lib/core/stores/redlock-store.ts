@@ -182,7 +182,10 @@ export class RedlockStore implements LockStore {
     return new Promise((resolve, reject) => {
       const round = new OutcomeRound(this, 'extend', ttlMs, resolve, reject);
       for (const store of this.stores)
-        store.extend(keys, token, ttlMs).then(round.answer, round.fail);
+        callAsync(() => store.extend(keys, token, ttlMs)).then(
+          round.answer,
+          round.fail,
+        );
     });
   }
 
@@ -195,7 +198,10 @@ export class RedlockStore implements LockStore {
     return new Promise((resolve, reject) => {
       const round = new OutcomeRound(this, 'release', 0, resolve, reject);
       for (const store of this.stores)
-        store.release(keys, token).then(round.answer, round.fail);
+        callAsync(() => store.release(keys, token)).then(
+          round.answer,
+          round.fail,
+        );
     });
   }
 
@@ -212,8 +218,12 @@ export class RedlockStore implements LockStore {
   ): Promise<() => void> {
     if (this.closed) throw closedError();
     const relay = new NoticeRelay(listener, this.stores.length, this.quorum);
+    // NOTE: a master that throws instead of rejecting is one that failed
+    // (the others' subscriptions still count, and are given up with them).
     const subscriptions = this.stores.map((store, master) =>
-      store.subscribe(keys, (key, id) => relay.notice(master, key, id)),
+      callAsync(() =>
+        store.subscribe(keys, (key, id) => relay.notice(master, key, id)),
+      ),
     );
     const unsubscribe = () => {
       relay.stop();
