@@ -451,7 +451,7 @@ export class LockManager {
       queue && !this.grantsLive
         ? this.listenForGrants().then(() => this.attempt(request, token, queue))
         : this.attempt(request, token, queue);
-    return attempted.then(
+    const taken = attempted.then(
       (result) => {
         const early =
           this.earlyGrants.size > 0 ? this.takeEarlyGrant(token) : undefined;
@@ -472,6 +472,7 @@ export class LockManager {
           request,
           queue ? { token, startedAt, result, early } : undefined,
           result.retryAfterMs,
+          startedAt,
         );
       },
       (error: unknown) => {
@@ -479,6 +480,12 @@ export class LockManager {
         throw this.closed ? closedError() : error;
       },
     );
+    // NOTE: a caller with a signal may give up during the first attempt too
+    // (slow on a quorum store whose masters disagree); the attempt still
+    // runs to its end, which hands back what it took.
+    return options.signal && waits
+      ? abortable(taken, options.signal, request.keys)
+      : taken;
   }
 
   private leaveFlight(storeKey: string): void {
@@ -653,6 +660,8 @@ export class LockManager {
       early?: GrantNotice;
     },
     retryAfterMs = 0,
+    /** When the caller asked: the wait's deadline counts from there. */
+    calledAt = performance.now(),
   ): Promise<Lock> {
     if (this.closed) {
       // NOTE: the refused attempt's place in line would be granted to nobody.
@@ -660,7 +669,7 @@ export class LockManager {
       throw closedError();
     }
     const { storeKeys, options } = request;
-    const waiter = new LockWaiter(request, retryAfterMs);
+    const waiter = new LockWaiter(request, retryAfterMs, calledAt);
     const queues = storeKeys.map((key) => this.queue(key));
     const single = queues.length === 1 ? queues[0] : undefined;
     const queued = single !== undefined && this.queueing !== undefined;
@@ -1190,6 +1199,36 @@ function isQueueingStore(store: LockStore): store is QueueingLockStore {
     typeof candidate.onGrant === 'function' &&
     typeof candidate.leaveQueue === 'function'
   );
+}
+
+/**
+ * `taken`, or a {@link LockAbortedError} as soon as `signal` aborts; a lock
+ * that `taken` still gives after that is released.
+ */
+function abortable(
+  taken: Promise<Lock>,
+  signal: AbortSignal,
+  keys: readonly string[],
+): Promise<Lock> {
+  return new Promise((resolve, reject) => {
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      reject(new LockAbortedError(keys, { cause: signal.reason }));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    taken.then(
+      (lock) => {
+        signal.removeEventListener('abort', onAbort);
+        if (aborted) lock.release().catch(noop);
+        else resolve(lock);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
 }
 
 /** `fn(lock)` as a promise, a synchronous throw included. */

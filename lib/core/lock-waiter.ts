@@ -44,7 +44,7 @@ export class LockWaiter {
   private wakeUp?: () => void;
   private sleepTimer?: NodeJS.Timeout;
   private readonly deadlineTimer?: NodeJS.Timeout;
-  private readonly startedAt = performance.now();
+
   private cancel!: (error: Error) => void;
   private readonly onAbort = () =>
     this.fail(
@@ -56,6 +56,8 @@ export class LockWaiter {
   constructor(
     readonly request: LockRequest,
     retryAfterMs: number,
+    /** When the caller asked (the deadline and `waitedMs` count from it). */
+    private readonly startedAt = performance.now(),
   ) {
     const { keys, options } = request;
     const { waitTimeout, signal } = options;
@@ -76,7 +78,7 @@ export class LockWaiter {
               Math.round(performance.now() - this.startedAt),
             ),
           ),
-        waitTimeout,
+        Math.max(0, waitTimeout - (performance.now() - startedAt)),
       );
     }
     signal?.addEventListener('abort', this.onAbort, { once: true });

@@ -11,6 +11,7 @@ import {
   type LockStore,
 } from '../../lib/index.js';
 import { CountingStore } from '../support/counting-store.js';
+import { ScriptedStore } from '../support/scripted-store.js';
 import { useRedis } from '../support/redis-fixture.js';
 
 const redis = useRedis();
@@ -183,3 +184,62 @@ test('close() under a running using makes it reject with LockLostError (closed),
     outcome: 'lost: closed',
   });
 });
+
+test('a slow first attempt: an abort settles the call at once (what it took is given back), and the wait counts from the call', async () => {
+  const store = new ScriptedStore();
+  const locks = manager(store);
+  // abort during the first attempt
+  const controller = new AbortController();
+  const aborted = timedOutcome(
+    locks.acquire('edge:slow-first', {
+      waitTimeout: 10_000,
+      signal: controller.signal,
+    }),
+  );
+  await sleep(20);
+  controller.abort();
+  const abortOutcome = await aborted;
+  store.acquires[0].resolve({ acquired: true, fences: [1] });
+  await sleep(10);
+  expect({
+    outcome: abortOutcome.outcome,
+    prompt: abortOutcome.ms < 500,
+    givenBack: store.releases.length,
+  }).toEqual({ outcome: 'LockAbortedError', prompt: true, givenBack: 1 });
+
+  // a first attempt slower than waitTimeout: the wait is over when it answers
+  const late = timedOutcome(
+    locks.acquire('edge:slow-first-2', { waitTimeout: 100 }),
+  );
+  await sleep(300);
+  store.acquires[1].resolve({ acquired: false, retryAfterMs: 5000 });
+  const lateOutcome = await late;
+  expect({
+    outcome: lateOutcome.outcome,
+    prompt: lateOutcome.ms < 500,
+    waitedAtLeast300: (lateOutcome.waitedMs ?? 0) >= 290,
+  }).toEqual({
+    outcome: 'LockWaitTimeoutError',
+    prompt: true,
+    waitedAtLeast300: true,
+  });
+  // close() waits for every store call: answer any still open
+  for (const answer of store.acquires)
+    answer.resolve({ acquired: false, retryAfterMs: 1 });
+});
+
+async function timedOutcome(
+  work: Promise<unknown>,
+): Promise<{ outcome: string; ms: number; waitedMs?: number }> {
+  const startedAt = performance.now();
+  try {
+    await work;
+    return { outcome: 'granted', ms: performance.now() - startedAt };
+  } catch (error) {
+    return {
+      outcome: (error as Error).name,
+      ms: performance.now() - startedAt,
+      waitedMs: (error as { waitedMs?: number }).waitedMs,
+    };
+  }
+}
