@@ -261,6 +261,40 @@ describe('RedlockStore on three redis-server processes', () => {
     unsubscribe();
   });
 
+  it('asks a master whose subscription failed again once it is back, for as long as the subscription lasts', async () => {
+    const store = redlock();
+    await warmUp(store);
+    await kill(1);
+    const key = uniqueKey();
+    const notices: string[] = [];
+    const unsubscribe = await store.subscribe([key], (_key, id) =>
+      notices.push(id),
+    );
+    // past the operation timeout: that master's subscription has failed
+    await sleep(1500);
+    await servers[1].restart();
+    killed.delete(servers[1]);
+    const channel = `${key}:released`;
+    const subscribers = async (master: number) =>
+      ((await admins[master].pubsub('NUMSUB', channel)) as [string, number])[1];
+    await admins[1].ping();
+    expect(
+      await eventually(async () => (await subscribers(1)) === 1, 5000),
+    ).toBe(true);
+    // with another master out, the two that are left still announce a release
+    const grant = await store.acquire([key], 'tokenA', 10_000);
+    expect((await store.acquire([key], 'waiter', 10_000)).acquired).toBe(false);
+    servers[2].pause();
+    expect(await store.release([key], 'tokenA')).toBe('ok');
+    expect(await eventually(() => notices.length > 0, 500)).toBe(true);
+    servers[2].resume();
+    expect(notices[0]).toBe(String(grant.acquired && grant.fences[0]));
+    unsubscribe();
+    expect(await eventually(async () => (await subscribers(1)) === 0)).toBe(
+      true,
+    );
+  });
+
   describe.each([
     ['all three masters up', []],
     ['one master killed', [1]],

@@ -55,6 +55,9 @@ export interface RedlockStoreOptions {
 const STRAGGLER_GRACE_MS = 10;
 /** A release's notices from the masters arrive within this many ms of each other. */
 const NOTICE_WINDOW_MS = 1000;
+/** A failed master's subscription is asked again after 100 ms, doubling to 2 s. */
+const RESUBSCRIBE_MIN_MS = 100;
+const RESUBSCRIBE_MAX_MS = 2000;
 
 type Grant = Extract<AcquireResult, { acquired: true }>;
 type Refusal = Extract<AcquireResult, { acquired: false }>;
@@ -218,20 +221,48 @@ export class RedlockStore implements LockStore {
   ): Promise<() => void> {
     if (this.closed) throw closedError();
     const relay = new NoticeRelay(listener, this.stores.length, this.quorum);
+    let stopped = false;
+    const timers = new Set<NodeJS.Timeout>();
     // NOTE: a master that throws instead of rejecting is one that failed
     // (the others' subscriptions still count, and are given up with them).
-    const subscriptions = this.stores.map((store, master) =>
+    const subscribeOn = (master: number) =>
       callAsync(() =>
-        store.subscribe(keys, (key, id) => relay.notice(master, key, id)),
-      ),
-    );
+        this.stores[master].subscribe(keys, (key, id) =>
+          relay.notice(master, key, id),
+        ),
+      );
+    const subscriptions = this.stores.map((_, master) => subscribeOn(master));
+    // NOTE: a master whose subscription failed (down, restarting, slower
+    // than the operation timeout) is asked again in the background for as
+    // long as this subscription lasts: waiters may keep it for the life of
+    // the process, and without that master's notices one more master out
+    // would leave them deaf until leases run out.
+    const keepTrying = (master: number, attempt: number): void => {
+      subscriptions[master].catch(() => {
+        if (stopped || this.closed) return;
+        const timer = setTimeout(
+          () => {
+            timers.delete(timer);
+            if (stopped || this.closed) return;
+            subscriptions[master] = subscribeOn(master);
+            keepTrying(master, attempt + 1);
+          },
+          Math.min(RESUBSCRIBE_MIN_MS * 2 ** attempt, RESUBSCRIBE_MAX_MS),
+        );
+        timer.unref();
+        timers.add(timer);
+      });
+    };
+    subscriptions.forEach((_, master) => keepTrying(master, 0));
     const unsubscribe = () => {
+      stopped = true;
       relay.stop();
+      for (const timer of timers) clearTimeout(timer);
       for (const subscription of subscriptions)
         subscription.then((stop) => stop(), noop);
     };
     try {
-      await atLeast(subscriptions, this.quorum);
+      await atLeast([...subscriptions], this.quorum);
     } catch (error) {
       unsubscribe();
       throw error;
