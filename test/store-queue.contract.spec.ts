@@ -9,6 +9,7 @@ import {
   RedisLockStore,
   type GrantNotice,
 } from '../lib/index.js';
+import { GRANT_LEASE_MS } from '../lib/core/stores/queue-timing.js';
 import { sleep } from './support/redis-harness.js';
 import { useRedis } from './support/redis-fixture.js';
 
@@ -206,7 +207,26 @@ describe.each(backends)('$name queue', (backend) => {
     expect(b.grants).toEqual([]);
     // the line still waits: the handed-on lease's release serves it
     expect(await a.store.release([k], 'local')).toBe('ok');
-    expect(await b.grantOf('queued')).toMatchObject({ key: k, ttl: 5000 });
+    // (a grant's first lease is short: see the next test)
+    expect(await b.grantOf('queued')).toMatchObject({
+      key: k,
+      ttl: GRANT_LEASE_MS,
+    });
+  });
+
+  it('starts a grant with a short lease, so that a ticket whose process just died blocks the key that long, not its whole ttl', async () => {
+    const k = key();
+    const a = await client();
+    const b = await client();
+    await a.store.acquire([k], 'holder', 5000);
+    await b.store.acquire([k], 'long', 60_000, { queue: true });
+    expect(await a.store.release([k], 'holder')).toBe('ok');
+    // nobody takes this grant (its process died): the key is free again
+    // after GRANT_LEASE_MS, not after 60 s
+    expect(await b.grantOf('long')).toMatchObject({ ttl: GRANT_LEASE_MS });
+    expect((await a.store.acquire([k], 'next', 5000)).acquired).toBe(false);
+    await sleep(GRANT_LEASE_MS + 50);
+    expect((await a.store.acquire([k], 'next', 5000)).acquired).toBe(true);
   });
 
   it('does not queue a request that does not ask to', async () => {

@@ -1030,15 +1030,19 @@ export class LockManager {
 
   /** A lock from a grant the store's queue made to this process's ticket. */
   private grantQueued(request: LockRequest, granted: QueuedGrant): Lock {
-    // NOTE: the lease was started with the ticket's ttl, which may differ
-    // from this waiter's: validity counts the lease actually granted;
-    // renewals use this waiter's ttl.
-    return this.grant(
+    // NOTE: the store starts a queued grant's lease short (GRANT_LEASE_MS),
+    // or with the ttl of the ticket, which may differ from this waiter's:
+    // validity counts the lease actually granted; renewals use this
+    // waiter's ttl, and a lock that does not renew gets it once.
+    const lock = this.grant(
       request,
       granted.token,
       { acquired: true, fences: [granted.fence], validityMs: granted.ttl },
       granted.startedAt,
     );
+    if (!request.options.autoRenew && granted.ttl < request.options.ttl)
+      lock.topUp();
+    return lock;
   }
 
   /**

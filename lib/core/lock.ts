@@ -82,6 +82,8 @@ export class Lock {
   private releaseAsked = false;
   /** The store answered a release (or the lock was passed on): nothing more to send. */
   private done = false;
+  /** The next renewal is the only one (see topUp). */
+  private renewOnce = false;
   /** Reentrant `using` calls under this lock that have not settled yet. */
   private nested?: Set<Promise<unknown>>;
   /** Settles once the store answered the handoff that granted this lock. */
@@ -280,6 +282,17 @@ export class Lock {
   }
 
   /**
+   * Renews once, to the full ttl, halfway through a lease shorter than it (a
+   * queued grant's first lease): for a lock that does not renew itself, so
+   * that it lasts its ttl as asked. @internal
+   */
+  topUp(): void {
+    if (this.renewTimer || this.state !== 'held' || this.releaseAsked) return;
+    this.renewOnce = true;
+    this.scheduleRenewal((this.validUntil - performance.now()) / 2);
+  }
+
+  /**
    * The lock was passed on to a waiter of this process: it is no longer
    * held, and nothing may use its token again (a retried release could free
    * the key under the new holder). @internal
@@ -372,7 +385,7 @@ export class Lock {
     }
     // NOTE: a release was asked for while the extend was under way: renewal
     // is over, even if that release failed (the lease then runs out).
-    if (this.releaseAsked || this.state !== 'held') return;
+    if (this.releaseAsked || this.state !== 'held' || this.renewOnce) return;
     if (ttl < this.ttl) return this.armExpiry('max-hold');
     this.scheduleRenewal(this.renewalDelay(ttl));
   }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { GRANT_LEASE_MS } from '../stores/queue-timing.js';
 
 /**
  * A named Lua script with its SHA-1, computed once. Stores call scripts by
@@ -30,8 +31,10 @@ export class LuaScript {
  *   lock is granted to when the client's turn comes. It lives `ticketTtl` ms
  *   and is renewed by each new attempt, so a dead process's place is skipped.
  *
- * A grant to a ticket is published on `<grant channel prefix><client>` as
- * `<fence>:<token>:<ttl>:<key>`; a release that hands the key to nobody publishes
+ * A grant to a ticket starts a lease of the ticket's ttl, at most
+ * GRANT_LEASE_MS (the process renews it if it is alive: a ticket of a process
+ * that just died blocks the key that long only), and is published on
+ * `<grant channel prefix><client>` as `<fence>:<token>:<lease>:<key>`; a release that hands the key to nobody publishes
  * the released fence on `<key>:released` (for waiters that do not queue).
  * All of a lock's keys share its `{hash tag}`, so they live in one slot.
  *
@@ -81,11 +84,12 @@ local function grant_ticket(key, id, ticket)
   redis.call('LPOP', key .. ':q')
   redis.call('DEL', key .. ':t:' .. id)
   local sep = string.find(ticket, ':', 1, true)
-  local token, ttl = string.sub(ticket, 1, sep - 1), string.sub(ticket, sep + 1)
+  local token = string.sub(ticket, 1, sep - 1)
+  local lease = math.min(tonumber(string.sub(ticket, sep + 1)), ${GRANT_LEASE_MS})
   local _, fence = now()
-  redis.call('SET', key, 'w' .. fence .. ':' .. token, 'PX', ttl)
-  redis.call('PUBLISH', grant_prefix .. id, fence .. ':' .. token .. ':' .. ttl .. ':' .. key)
-  return tonumber(ttl)
+  redis.call('SET', key, 'w' .. fence .. ':' .. token, 'PX', lease)
+  redis.call('PUBLISH', grant_prefix .. id, fence .. ':' .. token .. ':' .. lease .. ':' .. key)
+  return lease
 end
 local function hand_over(key, value, fence)
   if string.byte(value, 1) ~= 119 then

@@ -8,7 +8,7 @@ import type {
   QueueingLockStore,
   ReleaseListener,
 } from './lock-store.js';
-import { TICKET_TTL_MS } from './queue-timing.js';
+import { GRANT_LEASE_MS, TICKET_TTL_MS } from './queue-timing.js';
 
 interface Entry {
   readonly fence: number;
@@ -73,7 +73,10 @@ export class MemoryLockStore implements QueueingLockStore {
       if (ticket && queues && ticket.token === token) turns.add(key);
       else if (ticket) {
         this.grantTicket(key, now);
-        retryAfterMs = Math.max(retryAfterMs, ticket.ttl);
+        retryAfterMs = Math.max(
+          retryAfterMs,
+          Math.min(ticket.ttl, GRANT_LEASE_MS),
+        );
       }
     }
     if (retryAfterMs > -2) {
@@ -240,17 +243,19 @@ export class MemoryLockStore implements QueueingLockStore {
   private grantTicket(key: string, now: number): void {
     const ticket = this.queues.get(key)!.shift()!;
     const fence = this.nextFence();
+    // NOTE: a short first lease, as in the Redis scripts (GRANT_LEASE_MS).
+    const lease = Math.min(ticket.ttl, GRANT_LEASE_MS);
     this.entries.set(key, {
       fence,
       token: ticket.token,
-      expiresAt: now + ticket.ttl,
+      expiresAt: now + lease,
       marked: true,
     });
     const grant: GrantNotice = {
       key,
       token: ticket.token,
       fence,
-      ttl: ticket.ttl,
+      ttl: lease,
       grantedAt: now,
     };
     queueMicrotask(() => {
