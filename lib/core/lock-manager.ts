@@ -278,11 +278,11 @@ export class LockManager {
     try {
       result = await this.context.run(context, () => fn(lock));
     } catch (error) {
-      await lock.nestedSettled();
+      if (lock.nestedRunning) await lock.nestedSettled();
       await lock.release().catch(noop);
       throw error;
     }
-    await lock.nestedSettled();
+    if (lock.nestedRunning) await lock.nestedSettled();
     const lost = lock.lostReason;
     try {
       await lock.release();

@@ -266,6 +266,11 @@ export class Lock {
     work.then(settled, settled);
   }
 
+  /** Some reentrant call under this lock has not settled yet. @internal */
+  get nestedRunning(): boolean {
+    return this.nested !== undefined && this.nested.size > 0;
+  }
+
   /** Settles once no reentrant call under this lock is running. @internal */
   async nestedSettled(): Promise<void> {
     while (this.nested !== undefined && this.nested.size > 0)
