@@ -192,7 +192,13 @@ export function resolveModuleOptions(
       resolved.prefix,
     );
   }
-  assertNumber(resolved.operationTimeout, 'operationTimeout', 1, failModule);
+  assertNumber(
+    resolved.operationTimeout,
+    'operationTimeout',
+    1,
+    failModule,
+    MAX_TIMER_DELAY,
+  );
   if (
     resolved.localHandoffs !== undefined &&
     !(Number.isInteger(resolved.localHandoffs) && resolved.localHandoffs >= 0)
@@ -232,7 +238,7 @@ export function resolveLockOptions(
         (options as Record<string, unknown>)[option],
       );
   const resolved = { ...base, ...definedEntries(options ?? {}) };
-  assertNumber(resolved.ttl, 'ttl', 1, fail);
+  assertNumber(resolved.ttl, 'ttl', 1, fail, MAX_TIMER_DELAY);
   assertNumber(resolved.waitTimeout, 'waitTimeout', 0, fail);
   assertNumber(resolved.maxHold, 'maxHold', 1, fail);
   if (!CONTENTION_STRATEGIES.includes(resolved.onContention)) {
@@ -321,25 +327,27 @@ function validateConnection(options: DistributedLockModuleOptions): void {
 type Fail = (option: string, problem: string, value: unknown) => never;
 
 /**
- * A duration from `min` ms to the longest a Node timer takes (2^31-1 ms,
- * about 24.8 days): a longer one would fire at once, so a lease, a wait or
- * a Redis call bound past it would end immediately.
+ * A duration from `min` to `max` ms. A lease or a Redis call bound goes
+ * into a Node timer, so its `max` is the longest timer (2^31-1 ms, about
+ * 24.8 days: a longer one fires at once); a wait or a hold cap may be
+ * longer (the engine treats such a wait as endless).
  */
 function assertNumber(
   value: unknown,
   option: string,
   min: number,
   fail: Fail,
+  max = Number.MAX_SAFE_INTEGER,
 ): void {
   if (
     typeof value !== 'number' ||
     !Number.isFinite(value) ||
     value < min ||
-    value > MAX_TIMER_DELAY
+    value > max
   ) {
     fail(
       option,
-      `must be a number of milliseconds from ${min} to ${MAX_TIMER_DELAY}`,
+      `must be a number of milliseconds from ${min} to ${max}`,
       value,
     );
   }

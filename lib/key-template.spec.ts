@@ -86,6 +86,14 @@ describe('default parameter values', () => {
     expect(() => key([null])).toThrow(InvalidLockKeyArgumentError);
   });
 
+  it('reads a template literal default as JavaScript does: CR and CRLF become LF', () => {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const crlf = new Function('id = `a\r\nb`, other = `c\rd`', 'return id;');
+    expect(
+      compile('k:<id>:<other>', crlf as (...args: never[]) => unknown)([]),
+    ).toBe('k:a\nb:c\nd');
+  });
+
   it('fails at compile time on a default it cannot know, never guessing', () => {
     for (const name of ['kind', 'id', 'text'])
       expect(() => compile(`k:<${name}>`, Defaults.prototype.computed)).toThrow(

@@ -142,7 +142,9 @@ export function readMethodParameters(
  */
 function literalValue(text: string): unknown {
   const quoted = /^(['"`])([^'"`\\$]*)\1$/.exec(text);
-  if (quoted) return quoted[2];
+  // NOTE: inside a template literal, JavaScript reads CR and CRLF as LF.
+  if (quoted)
+    return quoted[1] === '`' ? quoted[2].replace(/\r\n?/g, '\n') : quoted[2];
   if (/^-?(?:\d+|\d*\.\d+)(?:e[+-]?\d+)?$/i.test(text)) return Number(text);
   return NOT_LITERAL;
 }

@@ -291,6 +291,21 @@ describe('startup validation', () => {
     );
   });
 
+  it('accepts a wait or a hold cap longer than the longest timer (only leases go into timers)', async () => {
+    const app = await Test.createTestingModule({
+      imports: [
+        DistributedLockModule.forRoot({
+          store: new MemoryLockStore(),
+          defaults: {
+            maxHold: Number.MAX_SAFE_INTEGER,
+            waitTimeout: 30 * 24 * 3600 * 1000,
+          },
+        }),
+      ],
+    }).compile();
+    await app.close();
+  });
+
   it('refuses a decorator option it does not know, and a ttl past the longest timer', () => {
     expect(() => {
       class Typo {

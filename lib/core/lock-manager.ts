@@ -278,11 +278,15 @@ export class LockManager {
     try {
       result = await this.context.run(context, () => fn(lock));
     } catch (error) {
-      if (lock.nestedRunning) await lock.nestedSettled();
+      while (lock.nestedRunning) await lock.nestedSettled();
+      lock.closeToNested();
       await lock.release().catch(noop);
       throw error;
     }
-    if (lock.nestedRunning) await lock.nestedSettled();
+    // NOTE: checked again after each wait, and closed in the same turn: a
+    // nested call that starts from here on takes the key afresh.
+    while (lock.nestedRunning) await lock.nestedSettled();
+    lock.closeToNested();
     const lost = lock.lostReason;
     try {
       await lock.release();
@@ -399,7 +403,7 @@ export class LockManager {
     const holders = new Set<Lock>();
     const missing = request.keys.flatMap((key, index) => {
       const holder = holderOf(context, key);
-      if (!holder?.isHeld) return [index];
+      if (!holder?.isHeld || !holder.takesNested) return [index];
       holders.add(holder);
       return [];
     });

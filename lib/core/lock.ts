@@ -84,6 +84,8 @@ export class Lock {
   private done = false;
   /** The next renewal is the only one (see topUp). */
   private renewOnce = false;
+  /** The holder is done: no reentrant call joins this lock any more. */
+  private nestedClosed = false;
   /** Reentrant `using` calls under this lock that have not settled yet. */
   private nested?: Set<Promise<unknown>>;
   /** Settles once the store answered the handoff that granted this lock. */
@@ -170,6 +172,12 @@ export class Lock {
    * aborts the signal.
    */
   async extend(ttl = this.ttl): Promise<void> {
+    // NOTE: the holder sets the lease itself: a pending one-time top-up (to
+    // the ttl) would undo it. (The top-up's own call comes with no timer.)
+    if (this.renewOnce && this.renewTimer) {
+      clearTimeout(this.renewTimer);
+      this.renewTimer = undefined;
+    }
     if (this.confirming) await this.confirming;
     this.assertHeld();
     const lease = toLease(ttl);
@@ -268,13 +276,37 @@ export class Lock {
 
   /** Some reentrant call under this lock has not settled yet. @internal */
   get nestedRunning(): boolean {
-    return this.nested !== undefined && this.nested.size > 0;
+    return (
+      this.nested !== undefined && this.nested.size > 0 && !this.lostReason
+    );
   }
 
-  /** Settles once no reentrant call under this lock is running. @internal */
+  /** A reentrant call may still join this lock (its holder is not done). @internal */
+  get takesNested(): boolean {
+    return !this.nestedClosed;
+  }
+
+  /** From now on, a call for these keys takes them afresh. @internal */
+  closeToNested(): void {
+    this.nestedClosed = true;
+  }
+
+  /**
+   * Settles once the reentrant calls under this lock running now have
+   * settled, or the lock is lost (renewal stops at `maxHold`: a nested call
+   * that never ends cannot keep the key forever). @internal
+   */
   async nestedSettled(): Promise<void> {
-    while (this.nested !== undefined && this.nested.size > 0)
-      await Promise.allSettled([...this.nested]);
+    if (!this.nested || this.nested.size === 0) return;
+    const signal = this.signal;
+    let onLost!: () => void;
+    const lost = new Promise<void>((resolve) => (onLost = resolve));
+    signal.addEventListener('abort', onLost, { once: true });
+    try {
+      await Promise.race([Promise.allSettled([...this.nested]), lost]);
+    } finally {
+      signal.removeEventListener('abort', onLost);
+    }
   }
 
   /**

@@ -243,3 +243,52 @@ async function timedOutcome(
     };
   }
 }
+
+test('a nested using that starts while the outer call is releasing takes the key afresh, never alongside another process', async () => {
+  const a = manager();
+  const b = manager();
+  let inside = 0;
+  let nested: Promise<void> | undefined;
+  await a.using('edge:late-nested', () => {
+    // starts after the body ended, during the release round trip
+    setImmediate(() => {
+      nested = a.using(
+        'edge:late-nested',
+        async () => {
+          inside++;
+          await sleep(300);
+          inside--;
+        },
+        { waitTimeout: 5000 },
+      );
+    });
+  });
+  await sleep(5);
+  const overlapped = await b.using('edge:late-nested', () => inside > 0, {
+    waitTimeout: 5000,
+  });
+  await nested;
+  expect(overlapped).toBe(false);
+});
+
+test('a nested using that waits for the outer call cannot keep the key past maxHold', async () => {
+  const a = manager();
+  let outer: Promise<number> | undefined;
+  outer = a.using(
+    'edge:nested-deadlock',
+    () => {
+      void a.using('edge:nested-deadlock', () => outer).catch(() => {});
+      return 1;
+    },
+    { ttl: 200, maxHold: 300 },
+  );
+  const outcome = await Promise.race([
+    outer.then(
+      () => 'resolved',
+      (error: unknown) =>
+        error instanceof LockLostError ? `lost: ${error.reason}` : 'other',
+    ),
+    sleep(3000).then(() => 'still pending'),
+  ]);
+  expect(outcome).toBe('lost: max-hold');
+});

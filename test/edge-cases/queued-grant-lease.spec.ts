@@ -80,3 +80,23 @@ test('a queued grant to a lock that renews keeps renewing past the short lease',
   await held.release();
   expect(await running).toBe(true);
 }, 30_000);
+
+test('the holder’s own extend replaces the one-time top-up, which never shortens it', async () => {
+  const [holder, waiter] = [manager(), manager()];
+  const held = await holder.acquire('edge:own-extend', { ttl: 60_000 });
+  const waiting = waiter.acquire('edge:own-extend', {
+    ttl: 5000,
+    waitTimeout: 10_000,
+  });
+  await sleep(100);
+  await held.release();
+  const lock = await waiting;
+  await lock.extend(30_000);
+  await sleep(GRANT_LEASE_MS);
+  // past the top-up's time: still the holder's 30 s, not the 5 s ttl
+  expect(await redis.admin.pttl('lock:{edge:own-extend}')).toBeGreaterThan(
+    20_000,
+  );
+  expect(lock.remainingTime).toBeGreaterThan(20_000);
+  await lock.release();
+}, 30_000);
