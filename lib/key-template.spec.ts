@@ -87,7 +87,6 @@ describe('default parameter values', () => {
   });
 
   it('reads a template literal default as JavaScript does: CR and CRLF become LF', () => {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
     const crlf = new Function('id = `a\r\nb`, other = `c\rd`', 'return id;');
     expect(
       compile('k:<id>:<other>', crlf as (...args: never[]) => unknown)([]),

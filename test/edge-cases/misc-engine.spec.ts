@@ -273,8 +273,7 @@ test('a nested using that starts while the outer call is releasing takes the key
 
 test('a nested using that waits for the outer call cannot keep the key past maxHold', async () => {
   const a = manager();
-  let outer: Promise<number> | undefined;
-  outer = a.using(
+  const outer: Promise<number> = a.using(
     'edge:nested-deadlock',
     () => {
       void a.using('edge:nested-deadlock', () => outer).catch(() => {});
