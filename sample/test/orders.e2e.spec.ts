@@ -118,7 +118,10 @@ describe('three instances on one Redis and one database', () => {
     await stale.release().catch(() => {});
   });
 
-  it("cannot oversell through a paused holder that wakes up between the next holder's read and write (fencing)", async () => {
+  // NOTE: the embedded PGlite runs one transaction at a time, so a stale
+  // holder cannot wake up inside the next holder's transaction here; that
+  // case needs PostgreSQL (see the README).
+  it('cannot oversell through a paused holder that finishes after the next holder got the lock, before its transaction (fencing)', async () => {
     const itemId = uniqueItemId('fence-race');
     await createItem(urls[0], itemId, 1); // the last unit
     const [first, second] = cluster.instances;
@@ -192,6 +195,61 @@ describe('three instances on one Redis and one database', () => {
       .expect(409);
     expect(again.body.message).toBe(`Order "${order.id}" is already paid.`);
     await request(urls[2]).post(`/orders/${order.id}/cancel`).expect(409);
+  });
+
+  it('charges once when a payer paused past its lease pays alongside the next one (the provider’s idempotency key)', async () => {
+    const itemId = uniqueItemId('pay-paused');
+    await createItem(urls[0], itemId, STOCK);
+    const order = await reserve(urls[0], itemId);
+    // Two instances' pay() run at once, as they would once the first
+    // payer's lock ran out during its charge: the lock is out of the way.
+    const answers = await Promise.allSettled(
+      cluster.instances
+        .slice(0, 2)
+        .map((instance) => instance.app.get(OrdersService).pay(order.id)),
+    );
+    const gateway = cluster.instances[0].app.get(PaymentGateway);
+    expect({
+      outcomes: answers.map((answer) =>
+        answer.status === 'fulfilled' ? answer.value.status : 'rejected',
+      ),
+      charges: await gateway.charges(order.id),
+    }).toEqual({ outcomes: ['paid', 'paid'], charges: 1 });
+  });
+
+  it('refunds the charge of a payer paused past its lease when the order was cancelled meanwhile', async () => {
+    const itemId = uniqueItemId('pay-cancelled');
+    await createItem(urls[0], itemId, STOCK);
+    const order = await reserve(urls[0], itemId);
+    const [first, second] = cluster.instances;
+    // the payer charges, then (its lock lost) the order is cancelled by
+    // the next holder before the payer marks it paid
+    const gateway = first.app.get(PaymentGateway);
+    const charge = gateway.charge.bind(gateway);
+    gateway.charge = async (id, amount) => {
+      await charge(id, amount);
+      await second.app.get(OrdersService).cancel(order.id);
+    };
+    try {
+      const paying = await first.app
+        .get(OrdersService)
+        .pay(order.id)
+        .then(
+          () => 'paid',
+          (error: Error) => error.message,
+        );
+      expect({
+        paying,
+        balance: await gateway.balance(order.id),
+        status: (await first.app.get(OrdersService).get(order.id)).status,
+      }).toEqual({
+        paying: `Order "${order.id}" was cancelled while it was being paid; the charge was refunded.`,
+        balance: 0,
+        status: 'cancelled',
+      });
+    } finally {
+      gateway.charge = charge;
+    }
   });
 
   it('charges once when the same order is paid under two spellings of its id', async () => {

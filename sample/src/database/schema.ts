@@ -3,7 +3,8 @@ import type { Database } from './database.js';
 /**
  * The tables. `items.last_fence` is the highest fencing token that wrote the
  * row: a write that carries an older one comes from a lock holder that lost
- * its lock (paused past its lease) and is refused.
+ * its lock (paused past its lease) and is refused. `payments` is the payment
+ * provider's ledger; its idempotency key makes a charge sent twice one charge.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS items (
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS payments (
   amount_cents integer     NOT NULL,
   created_at   timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE payments ADD COLUMN IF NOT EXISTS idempotency_key text UNIQUE;
 `;
 
 /** Items for sale on a fresh database. */

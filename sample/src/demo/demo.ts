@@ -107,22 +107,26 @@ async function main(): Promise<void> {
     say(
       '\nconflicts: 409 answers (sold out, or the lock still busy after its 5 s wait). ' +
         'units sold: units in reservations; units left: stock the database still shows; ' +
-        'oversold: units sold beyond the stock.',
+        'oversold: units sold that the stock does not account for (sold + left - stock: sold twice, or beyond the stock).',
     );
     const [locked, unlocked] = rows;
-    // NOTE: the locked run passes only if it sold every unit it could, each
-    // to a request told so, with no error: selling nothing oversells nothing.
-    const expected = Math.min(STOCK, REQUESTS);
+    // NOTE: the locked run passes if every unit it sold went to a request
+    // told so, the stock accounts for each of them, and nothing failed; a
+    // request may still get 409 when the lock stays busy past its 5 s wait
+    // (heavy load), which is the documented answer. Selling nothing proves
+    // nothing, though.
+    const { figures, load } = locked;
     const lockedSoldRight =
-      locked.figures.oversold === 0 &&
-      locked.figures.sold === expected &&
-      locked.load.successes === expected &&
-      locked.load.errors === 0;
+      figures.oversold === 0 &&
+      figures.sold + figures.available === STOCK &&
+      figures.sold === load.successes &&
+      load.successes > 0 &&
+      load.errors === 0;
     say(
       !lockedSoldRight
-        ? locked.figures.oversold > 0
+        ? figures.oversold > 0
           ? 'The LOCKED endpoint oversold: that is a bug, please report it.'
-          : `The LOCKED endpoint did not sell the ${expected} unit(s) it should have (${locked.figures.sold} sold, ${locked.load.successes} successes, ${locked.load.errors} errors): see the answers above.`
+          : `The LOCKED endpoint's figures do not add up (${figures.sold} sold, ${figures.available} left of ${STOCK}, ${load.successes} successes, ${load.errors} errors): see the answers above.`
         : unlocked.figures.oversold > 0
           ? `With the lock: no unit oversold. Without it: ${unlocked.figures.oversold} unit(s) oversold.`
           : 'The unlocked endpoint happened not to oversell this time; run the demo again (the race depends on timing).',

@@ -15,6 +15,9 @@ export interface Item {
 export interface ItemReport extends Item {
   /** Units in open reservations and paid orders. */
   readonly sold: number;
-  /** Units sold beyond the stock: must stay 0. */
+  /**
+   * Units sold that the stock does not account for (sold + available -
+   * stock): sold beyond the stock, or sold twice. Must stay 0.
+   */
   readonly oversold: number;
 }

@@ -129,6 +129,8 @@ function toReport(row: ItemRow): ItemReport {
   return {
     ...toItem(row),
     sold,
-    oversold: Math.max(0, sold - row.stock),
+    // NOTE: units sold that the stock does not account for: beyond the
+    // stock, or sold twice (a lost update leaves `available` too high).
+    oversold: Math.max(0, sold + row.available - row.stock),
   };
 }

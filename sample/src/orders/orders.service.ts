@@ -117,7 +117,13 @@ export class OrdersService {
   /**
    * Charges the customer and marks the order paid. The caller holds
    * `order:<id>` (see the controller), so a double click or a second worker
-   * cannot charge twice.
+   * waits or gets 409 instead of paying alongside.
+   *
+   * NOTE: the charge goes to a provider outside the database, which no
+   * fencing token reaches. If this holder was paused past its lease, another
+   * one may have paid the order meanwhile (the idempotency key made both
+   * charges one: the order is paid, answered as such) or cancelled it (the
+   * charge is refunded, and the answer says so).
    */
   async pay(orderId: string): Promise<Order> {
     const { order, windowClosed } = await this.orders.get(orderId);
@@ -131,14 +137,15 @@ export class OrdersService {
     const paid = await this.db.transaction((tx) =>
       this.orders.transition(tx, orderId, 'reserved', 'paid'),
     );
-    // NOTE: cannot happen while every change of an order holds its lock;
-    // if it does, say so rather than answer "paid".
     if (!paid) {
-      this.logger.error(
-        `Order ${orderId} changed while its payment ran; the charge needs a refund.`,
+      const { order: now } = await this.orders.get(orderId);
+      if (now.status === 'paid') return now;
+      await this.payments.refund(orderId);
+      this.logger.warn(
+        `Order ${orderId} was ${now.status} while its payment ran; the charge was refunded.`,
       );
       throw new ConflictException(
-        `Order "${orderId}" changed while it was being paid.`,
+        `Order "${orderId}" was ${now.status} while it was being paid; the charge was refunded.`,
       );
     }
     this.logger.log(`Order ${orderId} paid.`);
