@@ -1,7 +1,7 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { LockNotAcquiredError } from './core/errors/lock-not-acquired.error.js';
 import type { LockStore } from './core/stores/lock-store.js';
-import { MAX_TIMER_DELAY } from './core/lock-options.js';
+import { MAX_TIMER_DELAY, MIN_TTL_MS } from './core/lock-options.js';
 import { InvalidLockOptionsError } from './errors/invalid-lock-options.error.js';
 import { invalidOptionMessage } from './distributed-lock.messages.js';
 
@@ -238,7 +238,7 @@ export function resolveLockOptions(
         (options as Record<string, unknown>)[option],
       );
   const resolved = { ...base, ...definedEntries(options ?? {}) };
-  assertNumber(resolved.ttl, 'ttl', 1, fail, MAX_TIMER_DELAY);
+  assertNumber(resolved.ttl, 'ttl', MIN_TTL_MS, fail, MAX_TIMER_DELAY);
   assertNumber(resolved.waitTimeout, 'waitTimeout', 0, fail);
   assertNumber(resolved.maxHold, 'maxHold', 1, fail);
   if (!CONTENTION_STRATEGIES.includes(resolved.onContention)) {

@@ -132,6 +132,17 @@ export class LockKeyspace {
         key,
       );
     }
+    // NOTE: a lone surrogate becomes U+FFFD on its way to Redis (UTF-8), so
+    // two different keys would be one lock there, and two in memory.
+    if (LONE_SURROGATE.test(key)) {
+      throw new InvalidLockKeyError(
+        'A lock key must be well-formed Unicode (it has a lone surrogate, which Redis would read as U+FFFD).',
+        key,
+      );
+    }
     return key;
   }
 }
+
+/** A UTF-16 surrogate not part of a pair (the `u` flag matches code points). */
+const LONE_SURROGATE = /\p{Surrogate}/u;

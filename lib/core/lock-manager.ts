@@ -10,6 +10,7 @@ import { LockKeyspace } from './lock-key.js';
 import {
   DEFAULT_LOCK_OPTIONS,
   MAX_TIMER_DELAY,
+  MIN_TTL_MS,
   type LockManagerOptions,
   type LockOptions,
   type ResolvedLockOptions,
@@ -191,8 +192,12 @@ export class LockManager {
     );
     this.runtime = {
       store: this.store,
-      validity: (ttl, startedAt, reported) =>
-        startedAt + (reported ?? ttl) - (ttl * this.driftFactor + 2),
+      // NOTE: the drift allowance grows with the lease it covers: the one
+      // granted (a queued grant's first lease is shorter than the ttl).
+      validity: (ttl, startedAt, reported) => {
+        const lease = reported ?? ttl;
+        return startedAt + lease - (lease * this.driftFactor + 2);
+      },
       release: (lock) => this.releaseLock(lock),
       forget: (lock, leaseMs) => this.forgetLost(lock, leaseMs),
     };
@@ -1286,7 +1291,9 @@ function resolveOptions(
     maxDelay: options.retry?.maxDelay ?? base.maxDelay,
     signal: options.signal,
   };
-  assertDuration(resolved.ttl, `${label}.ttl`, 1);
+  // NOTE: a lease must outlast its drift allowance (ttl * driftFactor +
+  // 2 ms) with room for a round trip, or no grant would ever be valid.
+  assertDuration(resolved.ttl, `${label}.ttl`, MIN_TTL_MS);
   assertDuration(resolved.waitTimeout, `${label}.waitTimeout`, 0);
   assertDuration(resolved.maxHold, `${label}.maxHold`, 1);
   assertDuration(resolved.baseDelay, `${label}.retry.baseDelay`, 0);

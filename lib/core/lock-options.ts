@@ -93,6 +93,13 @@ export interface LockManagerOptions {
  */
 export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
+/**
+ * The shortest ttl, in ms: a lease must outlast its drift allowance
+ * (`ttl * driftFactor + 2` ms) with room for a round trip to Redis, or no
+ * grant would ever be valid. @internal
+ */
+export const MIN_TTL_MS = 10;
+
 /** The defaults, merged in one place by the manager. */
 export const DEFAULT_LOCK_OPTIONS = Object.freeze({
   ttl: 30_000,

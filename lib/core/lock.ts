@@ -157,6 +157,9 @@ export class Lock {
    * reached. Not aborted by a normal release.
    */
   get signal(): AbortSignal {
+    // NOTE: a lease that has run out is known lost now, not at the next timer.
+    if (this.state === 'held' && performance.now() >= this.validUntil)
+      this.lose('expired');
     if (!this.controller) {
       this.controller = new AbortController();
       const lost = this.lostReason;
@@ -231,8 +234,10 @@ export class Lock {
         if (this.state === 'held')
           this.state = outcome === 'ok' ? 'released' : outcome;
         if (outcome !== 'ok') {
-          this.controller?.abort(this.lostError(outcome));
-          throw this.lostError(outcome);
+          // NOTE: a lock already known lost keeps the reason it was lost for.
+          const reason = this.lostReason ?? outcome;
+          this.controller?.abort(this.lostError(reason));
+          throw this.lostError(reason);
         }
       },
       (error: unknown) => {

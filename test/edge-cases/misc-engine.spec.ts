@@ -291,3 +291,35 @@ test('a nested using that waits for the outer call cannot keep the key past maxH
   ]);
   expect(outcome).toBe('lost: max-hold');
 });
+
+test('a lock read after its lease ran out: its signal is aborted, and a release after max-hold says max-hold', async () => {
+  const a = manager();
+  const short = await a.acquire('edge:read-late', { ttl: 100 });
+  await sleep(150);
+  expect(short.signal.aborted).toBe(true);
+  await short.release().catch(() => {});
+  const capped = await a.acquire('edge:max-hold-release', {
+    ttl: 200,
+    maxHold: 300,
+    autoRenew: true,
+  });
+  await sleep(700);
+  expect(capped.lostReason).toBe('max-hold');
+  const released = await capped.release().then(
+    () => 'released',
+    (error: unknown) =>
+      error instanceof LockLostError ? error.reason : String(error),
+  );
+  expect(released).toBe('max-hold');
+});
+
+test('a key with a lone surrogate and a ttl under 10 ms are refused (Redis would merge such keys; such a lease is never valid)', async () => {
+  const a = manager();
+  await expect(a.acquire('user:\uD800')).rejects.toThrow(/well-formed Unicode/);
+  await expect(a.acquire('edge:tiny-ttl', { ttl: 5 })).rejects.toThrow(
+    /ttl must be a number of milliseconds from 10/,
+  );
+  // a well-formed pair is fine
+  const emoji = await a.acquire('user:\uD83D\uDE00');
+  await emoji.release();
+});

@@ -4,7 +4,11 @@
  * live process gets its full ttl, by renewal or by a one-time top-up.
  */
 import { GRANT_LEASE_MS } from '../../lib/core/stores/queue-timing.js';
-import { LockManager, RedisLockStore } from '../../lib/index.js';
+import {
+  LockManager,
+  MemoryLockStore,
+  RedisLockStore,
+} from '../../lib/index.js';
 import { sleep } from '../support/redis-harness.js';
 import { useRedis } from '../support/redis-fixture.js';
 
@@ -100,3 +104,41 @@ test('the holder’s own extend replaces the one-time top-up, which never shorte
   expect(lock.remainingTime).toBeGreaterThan(20_000);
   await lock.release();
 }, 30_000);
+
+test.each([
+  ['Redis', () => () => new RedisLockStore({ url: redis.server.url })],
+  [
+    'memory',
+    () => {
+      const one = new MemoryLockStore();
+      return () => one;
+    },
+  ],
+])(
+  'a long ttl (whose drift allowance passes the short first lease) still gets its queued grants, on %s',
+  async (_name, stores) => {
+    const store = stores();
+    const managers = [0, 1, 2].map(() => {
+      const locks = new LockManager({ store: store(), driftFactor: 0.1 });
+      closing.push(locks);
+      return locks;
+    });
+    const held = await managers[0].acquire('edge:long-ttl', { ttl: 60_000 });
+    const grants = [1, 2].map((i) =>
+      managers[i]
+        .acquire('edge:long-ttl', { ttl: 60_000, waitTimeout: 3000 })
+        .then(async (lock) => {
+          const at = performance.now();
+          await sleep(10);
+          await lock.release();
+          return at;
+        }),
+    );
+    await sleep(100);
+    const releasedAt = performance.now();
+    await held.release();
+    const times = await Promise.all(grants);
+    expect(Math.max(...times) - releasedAt).toBeLessThan(1000);
+  },
+  20_000,
+);
