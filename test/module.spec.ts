@@ -225,7 +225,7 @@ describe('startup validation', () => {
     ],
     [
       { store: new MemoryLockStore(), defaults: { ttl: 3_000_000_000 } },
-      /option "defaults\.ttl" must be a number of milliseconds from 1 to 2147483647/,
+      /option "defaults\.ttl" must be a number of milliseconds from 10 to 2147483647/,
     ],
     [
       { store: new MemoryLockStore(), operationTimeout: 3_000_000_000 },

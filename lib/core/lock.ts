@@ -234,8 +234,11 @@ export class Lock {
         if (this.state === 'held')
           this.state = outcome === 'ok' ? 'released' : outcome;
         if (outcome !== 'ok') {
-          // NOTE: a lock already known lost keeps the reason it was lost for.
-          const reason = this.lostReason ?? outcome;
+          // NOTE: a lock already known lost keeps the reason it was lost for
+          // (`max-hold`, `closed`), unless the store says that another owner
+          // holds it now, which says more.
+          const reason =
+            outcome === 'not-owner' ? outcome : (this.lostReason ?? outcome);
           this.controller?.abort(this.lostError(reason));
           throw this.lostError(reason);
         }
