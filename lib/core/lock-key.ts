@@ -76,6 +76,11 @@ export class LockKeyspace {
     readonly prefix: string,
     readonly maxKeyLength: number,
   ) {
+    if (LONE_SURROGATE.test(prefix)) {
+      throw new InvalidLockKeyError(
+        'The key prefix must be well-formed Unicode (it has a lone surrogate).',
+      );
+    }
     if (/[{}]/.test(prefix)) {
       throw new InvalidLockKeyError(
         `The key prefix "${prefix}" must not contain "{" or "}" (they are used as the Redis Cluster hash tag).`,
@@ -101,7 +106,7 @@ export class LockKeyspace {
   storeKey(key: string): string {
     const bounded =
       key.length > this.maxKeyLength
-        ? `${key.slice(0, 32)}#${createHash('sha256').update(key).digest('base64url')}`
+        ? `${readableHead(key)}#${createHash('sha256').update(key).digest('base64url')}`
         : key;
     return `${this.prefix}{${bounded}}`;
   }
@@ -146,3 +151,9 @@ export class LockKeyspace {
 
 /** A UTF-16 surrogate not part of a pair (the `u` flag matches code points). */
 const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/** The first 32 UTF-16 units of `key`, never cutting a surrogate pair in two. */
+function readableHead(key: string): string {
+  const code = key.charCodeAt(31);
+  return key.slice(0, code >= 0xd800 && code <= 0xdbff ? 31 : 32);
+}

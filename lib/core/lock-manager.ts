@@ -190,6 +190,7 @@ export class LockManager {
       options.defaults ?? {},
       'defaults',
     );
+    this.assertUsableTtl(this.defaults.ttl, 'defaults.ttl');
     this.runtime = {
       store: this.store,
       // NOTE: the drift allowance grows with the lease it covers: the one
@@ -381,6 +382,7 @@ export class LockManager {
     if (last && last.renew === renew && sameOptions(last.source, source))
       return last.resolved;
     resolved = resolveOptions(this.defaults, source, 'options');
+    this.assertUsableTtl(resolved.ttl, 'options.ttl');
     if (renew) resolved.autoRenew = true;
     if (!options || Object.isFrozen(options)) cache.set(source, resolved);
     else
@@ -390,6 +392,17 @@ export class LockManager {
         resolved,
       };
     return resolved;
+  }
+
+  /**
+   * A lease must leave some validity once its drift allowance (`ttl *
+   * driftFactor + 2` ms) is taken off, or no grant would ever be usable.
+   */
+  private assertUsableTtl(ttl: number, name: string): void {
+    if (ttl * (1 - this.driftFactor) - 2 >= MIN_VALIDITY_MS) return;
+    throw new LockError(
+      `${name} (${ttl} ms) leaves less than ${MIN_VALIDITY_MS} ms of validity once the drift allowance (ttl * driftFactor ${this.driftFactor} + 2 ms) is taken off; use a longer ttl.`,
+    );
   }
 
   /**
@@ -1205,6 +1218,8 @@ const FORGET_MARGIN_MS = 2000;
  * until the answer comes); closer to its end, the release goes to the line.
  */
 const PASS_MIN_VALIDITY_MS = 100;
+/** The least validity a ttl must leave after its drift allowance. */
+const MIN_VALIDITY_MS = 5;
 
 function isQueueingStore(store: LockStore): store is QueueingLockStore {
   const candidate = store as Partial<QueueingLockStore>;

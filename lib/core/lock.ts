@@ -157,14 +157,21 @@ export class Lock {
    * reached. Not aborted by a normal release.
    */
   get signal(): AbortSignal {
-    // NOTE: a lease that has run out is known lost now, not at the next timer.
-    if (this.state === 'held' && performance.now() >= this.validUntil)
+    // NOTE: a lease that has run out is known lost now, not at the next
+    // timer (unless a release is under way: its answer decides).
+    if (
+      this.state === 'held' &&
+      !this.releaseAsked &&
+      performance.now() >= this.validUntil
+    )
       this.lose('expired');
     if (!this.controller) {
       this.controller = new AbortController();
       const lost = this.lostReason;
       if (lost) this.controller.abort(this.lostError(lost));
-      else if (this.state === 'held') this.armExpiry();
+      // NOTE: a release under way stopped the timers for good (a failed one
+      // arms the expiry again).
+      else if (this.state === 'held' && !this.releaseAsked) this.armExpiry();
     }
     return this.controller.signal;
   }

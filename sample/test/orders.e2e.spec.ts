@@ -252,6 +252,29 @@ describe('three instances on one Redis and one database', () => {
     }
   });
 
+  it('refunds a charge whose answer was lost when the order is cancelled later', async () => {
+    const itemId = uniqueItemId('pay-lost');
+    await createItem(urls[0], itemId, STOCK);
+    const order = await reserve(urls[0], itemId);
+    const gateway = cluster.instances[0].app.get(PaymentGateway);
+    const charge = gateway.charge.bind(gateway);
+    // the provider takes the charge, but its answer never comes back
+    gateway.charge = async (id, amount) => {
+      await charge(id, amount);
+      throw new Error('ETIMEDOUT');
+    };
+    try {
+      await request(urls[0]).post(`/orders/${order.id}/pay`).expect(500);
+    } finally {
+      gateway.charge = charge;
+    }
+    await request(urls[1]).post(`/orders/${order.id}/cancel`).expect(200);
+    expect({
+      charges: await gateway.charges(order.id),
+      balance: await gateway.balance(order.id),
+    }).toEqual({ charges: 1, balance: 0 });
+  });
+
   it('charges once when the same order is paid under two spellings of its id', async () => {
     const itemId = uniqueItemId('pay-case');
     await createItem(urls[0], itemId, STOCK);

@@ -7,6 +7,7 @@ import {
   LockAbortedError,
   LockLostError,
   LockManager,
+  MemoryLockStore,
   RedisLockStore,
   type LockStore,
 } from '../../lib/index.js';
@@ -322,4 +323,61 @@ test('a key with a lone surrogate and a ttl under 10 ms are refused (Redis would
   // a well-formed pair is fine
   const emoji = await a.acquire('user:\uD83D\uDE00');
   await emoji.release();
+});
+
+test('a long key with an astral character at the cut keeps the pair whole, so grants still find their waiters at once', async () => {
+  const a = manager();
+  const b = manager();
+  const key = `${'x'.repeat(31)}\u{1F600}${'y'.repeat(300)}`;
+  const held = await a.acquire(key);
+  const waiting = b.acquire(key, { waitTimeout: 5000 });
+  await sleep(100);
+  const releasedAt = performance.now();
+  await held.release();
+  const lock = await waiting;
+  // a grant that missed its waiter would be picked up only by the next
+  // ticket refresh, about a second later
+  expect(performance.now() - releasedAt).toBeLessThan(300);
+  await lock.release();
+});
+
+test('a ttl that leaves no validity once the drift allowance is taken off is refused', async () => {
+  const store = new RedisLockStore({ url: redis.server.url });
+  const locks = new LockManager({ store, driftFactor: 0.8 });
+  managers.push(locks);
+  await expect(locks.acquire('edge:drift-ttl', { ttl: 10 })).rejects.toThrow(
+    /leaves less than 5 ms of validity/,
+  );
+  expect(
+    () => new LockManager({ store, driftFactor: 0.8, defaults: { ttl: 20 } }),
+  ).toThrow(/defaults\.ttl \(20 ms\) leaves less than 5 ms/);
+  const lock = await locks.acquire('edge:drift-ttl', { ttl: 100 });
+  await lock.release();
+});
+
+test('reading the signal of a lock whose release is under way leaves the outcome to the release', async () => {
+  const inner = new MemoryLockStore();
+  // a release answered ok, but only after the lease would have ended
+  const store: LockStore = {
+    acquire: (...args) => inner.acquire(...args),
+    extend: (...args) => inner.extend(...args),
+    release: async (...args) => {
+      const outcome = await inner.release(...args);
+      await sleep(40);
+      return outcome;
+    },
+    subscribe: (...args) => inner.subscribe(...args),
+    close: () => inner.close(),
+  };
+  const a = manager(store);
+  const lock = await a.acquire('edge:signal-releasing', { ttl: 100 });
+  await sleep(80);
+  const releasing = lock.release();
+  await sleep(30); // past the validity, before the answer comes
+  const aborted = lock.signal.aborted;
+  await releasing;
+  expect({ aborted, lostReason: lock.lostReason }).toEqual({
+    aborted: false,
+    lostReason: undefined,
+  });
 });

@@ -173,9 +173,13 @@ export class OrdersService {
     return true;
   }
 
-  /** Puts an order's units back, under the item's lock and with its fence. */
-  private release(order: Order, status: OrderStatus): Promise<void> {
-    return this.locks.using(
+  /**
+   * Puts an order's units back, under the item's lock and with its fence,
+   * then refunds a charge the order may have had: a payment whose answer was
+   * lost (a provider timeout, a crash) before it marked the order paid.
+   */
+  private async release(order: Order, status: OrderStatus): Promise<void> {
+    await this.locks.using(
       lockKey('item', order.itemId),
       (lock) =>
         this.db.transaction(async (tx) => {
@@ -193,6 +197,7 @@ export class OrdersService {
         }),
       { waitTimeout: 5000 },
     );
+    await this.payments.refund(order.id);
   }
 }
 

@@ -28,8 +28,16 @@ export class PaymentGateway {
     );
   }
 
-  /** Refunds an order's charge, once. */
+  /**
+   * Refunds an order's charge, once; nothing (and no round trip to the
+   * provider) when the order was never charged.
+   */
   async refund(orderId: string): Promise<void> {
+    const { rows } = await this.db.query(
+      'SELECT 1 FROM payments WHERE idempotency_key = $1',
+      [`charge:${orderId}`],
+    );
+    if (rows.length === 0) return;
     await sleep(PaymentGateway.LATENCY_MS);
     await this.db.query(
       `INSERT INTO payments (order_id, amount_cents, idempotency_key)
