@@ -158,6 +158,9 @@ export class DistributedLockInterceptor implements NestInterceptor {
     value: string,
   ): void {
     const response: unknown = context.switchToHttp().getResponse();
+    // NOTE: a stream (`@Sse`) may have sent its headers already: the error
+    // then goes out as an event, and setting a header would throw instead.
+    if (headersSent(response)) return;
     const adapter = this.adapterHost?.httpAdapter;
     if (adapter) return adapter.setHeader(response, name, value);
     const target = response as {
@@ -167,6 +170,20 @@ export class DistributedLockInterceptor implements NestInterceptor {
     if (typeof target.setHeader === 'function') target.setHeader(name, value);
     else target.header?.(name, value);
   }
+}
+
+/** Whether an Express or Fastify response has sent its headers. */
+function headersSent(response: unknown): boolean {
+  const target = response as {
+    headersSent?: boolean;
+    sent?: boolean;
+    raw?: { headersSent?: boolean };
+  };
+  return (
+    target?.headersSent === true ||
+    target?.sent === true ||
+    target?.raw?.headersSent === true
+  );
 }
 
 type ExceptionClass = new (error: object) => Error;

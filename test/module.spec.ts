@@ -10,6 +10,7 @@ import {
   Module,
   Param,
   Post,
+  Sse,
   UseInterceptors,
   type INestApplication,
 } from '@nestjs/common';
@@ -17,7 +18,7 @@ import { ApplicationConfig } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { isObservable, lastValueFrom, Observable } from 'rxjs';
+import { isObservable, lastValueFrom, Observable, of } from 'rxjs';
 import request from 'supertest';
 import {
   DISTRIBUTED_LOCK_MANAGER,
@@ -85,6 +86,15 @@ class Worker {
 }
 
 @Controller()
+class WaitingController {
+  @Post('wait/:id')
+  @DistributedLock('wait:<id>', { onContention: 'wait', waitTimeout: 500 })
+  wait(@Param('id') id: string): string {
+    return id;
+  }
+}
+
+@Controller()
 class WorkerController {
   @Post('plain/:id')
   @DistributedLock('plain:<id>')
@@ -134,9 +144,7 @@ afterAll(async () => {
 
 async function start(
   options: DistributedLockModuleRootOptions,
-  extra: {
-    controllers?: (typeof WorkerController | typeof MappedController)[];
-  } = {},
+  extra: { controllers?: (new (...args: never[]) => unknown)[] } = {},
 ) {
   const app = await createApp('express', {
     imports: [DistributedLockModule.forRoot(options)],
@@ -635,6 +643,43 @@ describe('error mapping', () => {
     expect(Number(mapped.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     const unmapped = await request(app.getHttpServer()).post('/plain/5');
     expect(unmapped.status).toBe(500);
+  });
+
+  it('sends the conflict message as the error event of an @Sse stream whose headers went out', async () => {
+    @Controller()
+    class FeedController {
+      @Sse('feed/:id')
+      @DistributedLock('feed:<id>', { onContention: 'wait', waitTimeout: 300 })
+      feed(@Param('id') id: string): Observable<{ data: string }> {
+        return of({ data: id });
+      }
+    }
+    const app = await start(
+      { url: redis.url, prefix: unique('sse') + ':' },
+      { controllers: [FeedController] },
+    );
+    await app.get(DistributedLockService).acquire('feed:1', { ttl: 20_000 });
+    const response = await request(app.getHttpServer()).get('/feed/1');
+    expect(response.text).toMatch(/event: error/);
+    expect(response.text).toMatch(
+      /The resource is locked by another operation/,
+    );
+  });
+
+  it('answers every waiter that gives up with the holder’s lease in Retry-After, not 1 s', async () => {
+    const prefix = unique('ra') + ':';
+    const app = await start(
+      { url: redis.url, prefix },
+      { controllers: [WaitingController] },
+    );
+    const other = await start({ url: redis.url, prefix });
+    await other.get(DistributedLockService).acquire('wait:1', { ttl: 20_000 });
+    const answers = await Promise.all(
+      [0, 1, 2].map(() => request(app.getHttpServer()).post('/wait/1')),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual([409, 409, 409]);
+    for (const answer of answers)
+      expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(15);
   });
 
   it('answers 503 within about 2 s when Redis is down, and recovers when it is back', async () => {

@@ -124,6 +124,14 @@ export class LockKeyspace {
     if (keys.length === 0) {
       throw new InvalidLockKeyError('At least one lock key is needed.');
     }
+    // NOTE: a script call's arguments go on the stack; far more keys than
+    // any lock needs would fail the other requests of its call.
+    if (keys.length > MAX_KEYS_PER_LOCK) {
+      throw new InvalidLockKeyError(
+        `A lock takes at most ${MAX_KEYS_PER_LOCK} keys (got ${keys.length}).`,
+        keyOrKeys,
+      );
+    }
     for (const key of keys) this.check(key);
     // NOTE: sorted so that two callers taking the same keys in another order
     // take them in one order on stores that lock key by key.
@@ -157,3 +165,6 @@ function readableHead(key: string): string {
   const code = key.charCodeAt(31);
   return key.slice(0, code >= 0xd800 && code <= 0xdbff ? 31 : 32);
 }
+
+/** The most keys one lock takes. */
+const MAX_KEYS_PER_LOCK = 1000;

@@ -72,6 +72,11 @@ interface KeyQueue {
   /** This process's place in the store's queue (queueing stores, single-key waits). */
   ticket?: Ticket;
   subscription?: Promise<() => void>;
+  /**
+   * When the holder's lease ends, by the last refusal of an attempt on this
+   * key: what a waiter that never asks itself reports when it gives up.
+   */
+  leaseEndsAt?: number;
 }
 
 /**
@@ -605,23 +610,17 @@ export class LockManager {
     if (granted && !(granted instanceof Lock) && granted.token === token)
       throw error;
     // NOTE: the command may still run on the server (a timeout is not a
-    // refusal), and the waiter may have given up while it was in flight.
-    // Releasing by token is always safe and leaves no orphan lease; a
-    // ticket in flight is retired so that nobody ever reuses its token.
-    const signal = request.options.signal;
-    if (
-      error instanceof LockBackendUnavailableError ||
-      waiter?.cancelled ||
-      signal?.aborted
-    ) {
-      if (queue) this.retireTicket(request.storeKeys[0], token);
-      pending.then(
-        (result) => {
-          if (result.acquired) this.releaseQuietly(request.storeKeys, token);
-        },
-        () => this.releaseQuietly(request.storeKeys, token),
-      );
-    }
+    // refusal), the waiter may have given up while it was in flight, and a
+    // script that failed midway (WRONGTYPE on a queue key) keeps what it
+    // wrote before. Releasing by token is always safe and leaves no orphan
+    // lease; a ticket in flight is retired so that nobody reuses its token.
+    if (queue) this.retireTicket(request.storeKeys[0], token);
+    pending.then(
+      (result) => {
+        if (result.acquired) this.releaseQuietly(request.storeKeys, token);
+      },
+      () => this.releaseQuietly(request.storeKeys, token),
+    );
     throw error;
   }
 
@@ -691,9 +690,19 @@ export class LockManager {
       throw closedError();
     }
     const { storeKeys, options } = request;
-    const waiter = new LockWaiter(request, retryAfterMs, calledAt);
     const queues = storeKeys.map((key) => this.queue(key));
     const single = queues.length === 1 ? queues[0] : undefined;
+    if (single && retryAfterMs > 0)
+      single.leaseEndsAt = performance.now() + retryAfterMs;
+    // NOTE: a waiter queued behind others of this process never asks the
+    // store: when it gives up, it reports the lease end the key's last
+    // refusal gave.
+    const waiter = new LockWaiter(
+      request,
+      retryAfterMs,
+      calledAt,
+      single && (() => single.leaseEndsAt),
+    );
     const queued = single !== undefined && this.queueing !== undefined;
     if (single && first) {
       // NOTE: the caller was first: everyone here arrived during its attempt.
@@ -791,6 +800,8 @@ export class LockManager {
         if (waiter.granted) continue;
         if (ticket) this.noteRefusal(ticket, startedAt, result);
         waiter.retryAfterMs = result.retryAfterMs;
+        if (single && result.retryAfterMs > 0)
+          single.leaseEndsAt = performance.now() + result.retryAfterMs;
         await waiter.sleep(this.retryDelay(waiter, result, queued, options));
       }
     } finally {

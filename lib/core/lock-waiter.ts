@@ -58,6 +58,8 @@ export class LockWaiter {
     retryAfterMs: number,
     /** When the caller asked (the deadline and `waitedMs` count from it). */
     private readonly startedAt = performance.now(),
+    /** When the holder's lease ends, as the key's last refusal said, if known. */
+    private readonly leaseEndsAt?: () => number | undefined,
   ) {
     const { keys, options } = request;
     const { waitTimeout, signal } = options;
@@ -74,7 +76,7 @@ export class LockWaiter {
           this.fail(
             new LockWaitTimeoutError(
               keys,
-              this.retryAfterMs,
+              this.retryAfterNow(),
               Math.round(performance.now() - this.startedAt),
             ),
           ),
@@ -83,6 +85,16 @@ export class LockWaiter {
     }
     signal?.addEventListener('abort', this.onAbort, { once: true });
     if (signal?.aborted) this.onAbort();
+  }
+
+  /**
+   * The holder's lease left: from this waiter's last refusal, or the key's
+   * (a waiter queued behind others of its process never asks itself).
+   */
+  private retryAfterNow(): number {
+    const end = this.leaseEndsAt?.();
+    const known = end === undefined ? 0 : Math.round(end - performance.now());
+    return Math.max(this.retryAfterMs, known, 0);
   }
 
   /** Resolves with `work`, or rejects as soon as the wait is given up. */

@@ -381,3 +381,29 @@ test('reading the signal of a lock whose release is under way leaves the outcome
     lostReason: undefined,
   });
 });
+
+test('an acquire that fails midway on another application’s key (WRONGTYPE) leaves no lease behind', async () => {
+  // a hash where the lock keeps its queue: the script sets the key, then fails
+  await redis.admin.hset('lock:{edge:wrongtype}:q', 'field', 'value');
+  const a = manager();
+  await expect(a.tryAcquire('edge:wrongtype')).rejects.toThrow(/WRONGTYPE/);
+  await redis.admin.del('lock:{edge:wrongtype}:q');
+  await sleep(100); // the release by token goes out in the background
+  const b = manager();
+  const lock = await b.tryAcquire('edge:wrongtype');
+  expect(lock).not.toBeNull();
+  await lock?.release();
+});
+
+test('a lock over more than 1,000 keys is refused, and many large locks in one turn still go through', async () => {
+  const a = manager();
+  const keys = (n: number, tag: string) =>
+    Array.from({ length: n }, (_, i) => `edge:many:${tag}:${i}`);
+  await expect(a.acquire(keys(1001, 'x'))).rejects.toThrow(/at most 1000 keys/);
+  // 150 locks of 1,000 keys in one turn: more arguments than one call takes
+  const locks = await Promise.all(
+    Array.from({ length: 150 }, (_, i) => a.acquire(keys(1000, String(i)))),
+  );
+  expect(locks.every((lock) => lock.isHeld)).toBe(true);
+  await Promise.all(locks.map((lock) => lock.release()));
+}, 60_000);

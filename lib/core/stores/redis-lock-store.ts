@@ -47,6 +47,8 @@ const RELEASED_SUFFIX = ':released';
 const GRANT_CHANNEL = 'distributed-lock:grant:';
 /** Requests merged into one script call at most (keeps each call short). */
 const MAX_BATCH = 128;
+/** The most keys in one script call (besides one larger request alone). */
+const MAX_BATCH_KEYS = 4096;
 /** A turn with at least twice this many requests is sent as two calls. */
 const MIN_SPLIT_BATCH = 16;
 const UNAVAILABLE_REPLIES =
@@ -63,6 +65,8 @@ interface Pending<T> {
 interface PendingAcquire extends Pending<AcquireResult> {
   readonly ttl: number;
   readonly queue: boolean;
+  /** Releases of this token that wait for this acquire's answer. */
+  after?: (() => void)[];
 }
 
 /** A release, or (with `next`) a handoff of one key to `next` for `ttl` ms. */
@@ -89,7 +93,10 @@ export class RedisLockStore implements QueueingLockStore {
   /** The SUBSCRIBE of each channel, so every listener waits until it is live. */
   private readonly subscribing = new Map<string, Promise<unknown>>();
   private readonly grantListeners = new Set<GrantListener>();
+  /** close() was called: new requests are refused. */
   private closed = false;
+  /** Every call was answered and the connections are closing: nothing goes out. */
+  private quitting = false;
   /** Names this store (its process) in the wait queues. */
   private readonly clientId = createLockToken();
   /** ioredis prefixes KEYS but not channels: channels add it themselves. */
@@ -104,7 +111,8 @@ export class RedisLockStore implements QueueingLockStore {
   private acquires: PendingAcquire[] = [];
   private releases: PendingRelease[] = [];
   /** Tokens of this turn's acquires (see queueRelease). */
-  private readonly acquiring = new Set<string>();
+  /** Acquires sent (or about to be) and not answered yet, by token. */
+  private readonly inFlight = new Map<string, PendingAcquire>();
   private flushing = false;
   private readonly operationTimeout: number;
   /** Script calls sent and not answered yet (close() waits for them). */
@@ -152,16 +160,19 @@ export class RedisLockStore implements QueueingLockStore {
     ttlMs: number,
     options?: AcquireOptions,
   ): Promise<AcquireResult> {
+    if (this.closed) return Promise.reject(closedStoreError());
     return new Promise((resolve, reject) => {
-      this.acquiring.add(token);
-      this.acquires.push({
+      const request: PendingAcquire = {
         keys,
         token,
         ttl: ttlMs,
         queue: options?.queue === true && keys.length === 1,
         resolve,
         reject,
-      });
+        after: undefined,
+      };
+      this.inFlight.set(token, request);
+      this.acquires.push(request);
       this.scheduleFlush();
     });
   }
@@ -255,6 +266,7 @@ export class RedisLockStore implements QueueingLockStore {
       await (this.drained ??= new Promise<void>(
         (resolve) => (this.onDrained = resolve),
       ));
+    this.quitting = true;
     this.listeners.clear();
     this.subscribing.clear();
     this.grantListeners.clear();
@@ -383,22 +395,40 @@ export class RedisLockStore implements QueueingLockStore {
     next: string | undefined,
     ttl: number | undefined,
   ): Promise<T> {
-    // NOTE: a turn's releases run before its acquires (see flush): a release
-    // of a token whose acquire waits in this turn must not overtake it, or
-    // that acquire would take the key after its own give-back. Send that
-    // acquire first.
-    if (this.acquiring.has(token)) this.flush();
+    // NOTE: a release of a token whose acquire has not been answered yet
+    // must not overtake it, or that acquire would take the key after its own
+    // give-back. A turn's releases run before its acquires (see flush), and
+    // an acquire the server answered NOSCRIPT is sent again as EVAL behind
+    // later calls: so the release waits for the acquire's answer.
+    if (this.closed) return Promise.reject(closedStoreError());
+    const acquire = this.inFlight.get(token);
     return new Promise((resolve, reject) => {
-      this.releases.push({
+      const release: PendingRelease = {
         keys,
         token,
         next,
         ttl,
         resolve: resolve as PendingRelease['resolve'],
         reject,
-      });
-      this.scheduleFlush();
+      };
+      if (!acquire) return this.pushRelease(release);
+      (acquire.after ??= []).push(() => this.pushRelease(release));
     });
+  }
+
+  private pushRelease(release: PendingRelease): void {
+    this.releases.push(release);
+    this.scheduleFlush();
+  }
+
+  /** An acquire was answered: the releases that waited for it go out now. */
+  private acquireAnswered(request: PendingAcquire): void {
+    if (this.inFlight.get(request.token) === request)
+      this.inFlight.delete(request.token);
+    if (!request.after) return;
+    for (const send of request.after) send();
+    // NOTE: at once, not next turn: close() may be waiting for this answer.
+    this.flush();
   }
 
   private scheduleFlush(): void {
@@ -414,7 +444,6 @@ export class RedisLockStore implements QueueingLockStore {
 
   private flush(): void {
     this.flushing = false;
-    this.acquiring.clear();
     const releases = this.releases;
     const acquires = this.acquires;
     this.acquires = [];
@@ -423,8 +452,18 @@ export class RedisLockStore implements QueueingLockStore {
     // acquire finds its key as a release of the same turn left it.
     const total = releases.length + acquires.length;
     const size = this.batchSize(total);
-    for (let from = 0; from < total; from += size) {
-      const to = Math.min(total, from + size);
+    for (let from = 0; from < total;) {
+      // NOTE: at most `size` requests and MAX_BATCH_KEYS keys per call (a
+      // call's arguments are spread onto the stack), one request at least.
+      let to = from;
+      let keys = 0;
+      while (to < total && to - from < size) {
+        const request =
+          to < releases.length ? releases[to] : acquires[to - releases.length];
+        if (to > from && keys + request.keys.length > MAX_BATCH_KEYS) break;
+        keys += request.keys.length;
+        to++;
+      }
       // NOTE: slice stops at an array's end, so the releases need no bound.
       this.send(
         releases.slice(from, to),
@@ -433,6 +472,7 @@ export class RedisLockStore implements QueueingLockStore {
           Math.max(0, to - releases.length),
         ),
       );
+      from = to;
     }
   }
 
@@ -490,10 +530,12 @@ export class RedisLockStore implements QueueingLockStore {
         const values = reply as unknown[];
         decodeReleases(releases, values);
         decodeAcquires(acquires, values, releases.length);
+        for (const request of acquires) this.acquireAnswered(request);
       },
       (error) => {
         for (const request of releases) request.reject(error);
         for (const request of acquires) request.reject(error);
+        for (const request of acquires) this.acquireAnswered(request);
       },
     );
   }
@@ -503,6 +545,7 @@ export class RedisLockStore implements QueueingLockStore {
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
+    if (this.closed) return Promise.reject(closedStoreError());
     return new Promise((resolve, reject) =>
       this.dispatch(script, keys, args, resolve, reject),
     );
@@ -520,20 +563,24 @@ export class RedisLockStore implements QueueingLockStore {
     onReply: (reply: unknown) => void,
     onError: (error: unknown) => void,
   ): void {
-    if (this.closed)
+    // NOTE: a release that waited for its acquire's answer may still go out
+    // while close() waits for the calls under way.
+    if (this.quitting)
       return onError(new LockBackendUnavailableError('the store is closed'));
     this.running++;
     const settle = () => {
       if (--this.running === 0) this.onDrained?.();
     };
+    // NOTE: settled after the handlers ran: a release they send (one that
+    // waited for this answer) counts before close() stops waiting.
     this.bounded(this.evaluate(script, keys, args)).then(
       (reply) => {
-        settle();
         onReply(reply);
+        settle();
       },
       (error: unknown) => {
-        settle();
         onError(toStoreError(error));
+        settle();
       },
     );
   }
@@ -671,6 +718,10 @@ function decodeReleases(
           : { outcome: toLockOutcome(code) as 'expired' | 'not-owner' },
       );
   });
+}
+
+function closedStoreError(): LockBackendUnavailableError {
+  return new LockBackendUnavailableError('the store is closed');
 }
 
 function isCluster(client: Redis | Cluster): boolean {
