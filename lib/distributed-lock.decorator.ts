@@ -80,6 +80,10 @@ export function DistributedLock(
       options,
       `@DistributedLock on ${label}`,
     );
+    // NOTE: under another @DistributedLock, the method's own parameters.
+    const own =
+      (original as Partial<Record<typeof ORIGINAL, AnyMethod>>)[ORIGINAL] ??
+      (original as AnyMethod);
     const locked: LockedMethod = {
       className,
       methodName,
@@ -87,11 +91,7 @@ export function DistributedLock(
       method: original as AnyMethod,
       resolveKeys: compileLockKey(key, {
         label,
-        // NOTE: under another @DistributedLock, the method's own parameters.
-        parameters: readMethodParameters(
-          (original as Partial<Record<typeof ORIGINAL, AnyMethod>>)[ORIGINAL] ??
-            (original as AnyMethod),
-        ),
+        parameters: readMethodParameters(own),
       }),
     };
     const observable = returnsObservable(target, propertyKey);
@@ -110,11 +110,7 @@ export function DistributedLock(
         : service.call(locked, this, args);
     };
     copyFunctionIdentity(original as AnyMethod, wrapper);
-    Object.defineProperty(wrapper, ORIGINAL, {
-      value:
-        (original as Partial<Record<typeof ORIGINAL, AnyMethod>>)[ORIGINAL] ??
-        original,
-    });
+    Object.defineProperty(wrapper, ORIGINAL, { value: own });
     // NOTE: property injection, not a process-wide registry: each application
     // instance (two apps in one test process) injects its own service.
     Inject(DistributedLockService)(target, LOCK_SERVICE_PROPERTY);

@@ -11,6 +11,7 @@ import {
   DEFAULT_LOCK_OPTIONS,
   MAX_TIMER_DELAY,
   MIN_TTL_MS,
+  assertDuration,
   type LockManagerOptions,
   type LockOptions,
   type ResolvedLockOptions,
@@ -290,14 +291,12 @@ export class LockManager {
       result = await this.context.run(context, () => fn(lock));
     } catch (error) {
       while (lock.nestedRunning) await lock.nestedSettled();
-      lock.closeToNested();
       await lock.release().catch(noop);
       throw error;
     }
-    // NOTE: checked again after each wait, and closed in the same turn: a
+    // NOTE: checked again after each wait, and released in the same turn: a
     // nested call that starts from here on takes the key afresh.
     while (lock.nestedRunning) await lock.nestedSettled();
-    lock.closeToNested();
     const lost = lock.lostReason;
     try {
       await lock.release();
@@ -692,8 +691,7 @@ export class LockManager {
     const { storeKeys, options } = request;
     const queues = storeKeys.map((key) => this.queue(key));
     const single = queues.length === 1 ? queues[0] : undefined;
-    if (single && retryAfterMs > 0)
-      single.leaseEndsAt = performance.now() + retryAfterMs;
+    if (single) noteLeaseEnd(single, retryAfterMs);
     // NOTE: a waiter queued behind others of this process never asks the
     // store: when it gives up, it reports the lease end the key's last
     // refusal gave.
@@ -800,8 +798,7 @@ export class LockManager {
         if (waiter.granted) continue;
         if (ticket) this.noteRefusal(ticket, startedAt, result);
         waiter.retryAfterMs = result.retryAfterMs;
-        if (single && result.retryAfterMs > 0)
-          single.leaseEndsAt = performance.now() + result.retryAfterMs;
+        if (single) noteLeaseEnd(single, result.retryAfterMs);
         await waiter.sleep(this.retryDelay(waiter, result, queued, options));
       }
     } finally {
@@ -1270,6 +1267,11 @@ function abortable(
   });
 }
 
+/** Records when the holder's lease ends, by a refusal's `retryAfterMs`. */
+function noteLeaseEnd(queue: KeyQueue, retryAfterMs: number): void {
+  if (retryAfterMs > 0) queue.leaseEndsAt = performance.now() + retryAfterMs;
+}
+
 /** `fn(lock)` as a promise, a synchronous throw included. */
 function settle<T>(fn: (lock: Lock) => T | Promise<T>, lock: Lock): Promise<T> {
   try {
@@ -1319,28 +1321,14 @@ function resolveOptions(
   };
   // NOTE: a lease must outlast its drift allowance (ttl * driftFactor +
   // 2 ms) with room for a round trip, or no grant would ever be valid.
-  assertDuration(resolved.ttl, `${label}.ttl`, MIN_TTL_MS);
+  // NOTE: a lease must fit in a Node timer (at most 2^31-1 ms, about 24
+  // days); waits and hold caps may be Infinity.
+  assertDuration(resolved.ttl, `${label}.ttl`, MIN_TTL_MS, MAX_TIMER_DELAY);
   assertDuration(resolved.waitTimeout, `${label}.waitTimeout`, 0);
   assertDuration(resolved.maxHold, `${label}.maxHold`, 1);
   assertDuration(resolved.baseDelay, `${label}.retry.baseDelay`, 0);
   assertDuration(resolved.maxDelay, `${label}.retry.maxDelay`, 0);
   return resolved;
-}
-
-function assertDuration(value: number, name: string, min: number): void {
-  // NOTE: a lease must fit in a Node timer (at most 2^31-1 ms, about 24 days);
-  // waits and hold caps may be Infinity.
-  const max = name.endsWith('ttl') ? MAX_TIMER_DELAY : Infinity;
-  if (
-    typeof value !== 'number' ||
-    Number.isNaN(value) ||
-    value < min ||
-    value > max
-  ) {
-    throw new LockError(
-      `${name} must be a number of milliseconds from ${min} to ${max} (got ${String(value)}).`,
-    );
-  }
 }
 
 /**

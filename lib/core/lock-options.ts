@@ -1,3 +1,4 @@
+import { LockError } from './errors/lock-error.js';
 import type { LockStore } from './stores/lock-store.js';
 
 /** Retry schedule while waiting for a held lock. */
@@ -118,4 +119,26 @@ export interface ResolvedLockOptions {
   baseDelay: number;
   maxDelay: number;
   signal?: AbortSignal;
+}
+
+/**
+ * Throws a {@link LockError} naming `name` unless `value` is a number of
+ * milliseconds from `min` to `max`. @internal
+ */
+export function assertDuration(
+  value: number,
+  name: string,
+  min: number,
+  max = Infinity,
+): void {
+  if (
+    typeof value !== 'number' ||
+    Number.isNaN(value) ||
+    value < min ||
+    value > max
+  ) {
+    throw new LockError(
+      `${name} must be a number of milliseconds from ${min} to ${max} (got ${String(value)}).`,
+    );
+  }
 }

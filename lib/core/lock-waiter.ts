@@ -44,7 +44,6 @@ export class LockWaiter {
   private wakeUp?: () => void;
   private sleepTimer?: NodeJS.Timeout;
   private readonly deadlineTimer?: NodeJS.Timeout;
-
   private cancel!: (error: Error) => void;
   private readonly onAbort = () =>
     this.fail(

@@ -84,8 +84,6 @@ export class Lock {
   private done = false;
   /** The next renewal is the only one (see topUp). */
   private renewOnce = false;
-  /** The holder is done: no reentrant call joins this lock any more. */
-  private nestedClosed = false;
   /** Reentrant `using` calls under this lock that have not settled yet. */
   private nested?: Set<Promise<unknown>>;
   /** Settles once the store answered the handoff that granted this lock. */
@@ -296,14 +294,12 @@ export class Lock {
     );
   }
 
-  /** A reentrant call may still join this lock (its holder is not done). @internal */
+  /**
+   * A reentrant call may still join this lock: its holder has not asked to
+   * release it (from then on, a call for these keys takes them afresh). @internal
+   */
   get takesNested(): boolean {
-    return !this.nestedClosed;
-  }
-
-  /** From now on, a call for these keys takes them afresh. @internal */
-  closeToNested(): void {
-    this.nestedClosed = true;
+    return !this.releaseAsked;
   }
 
   /**

@@ -72,11 +72,7 @@ export class MemoryLockStore implements QueueingLockStore {
       const ticket = this.firstTicket(key, now);
       if (ticket && queues && ticket.token === token) turns.add(key);
       else if (ticket) {
-        this.grantTicket(key, now);
-        retryAfterMs = Math.max(
-          retryAfterMs,
-          Math.min(ticket.ttl, GRANT_LEASE_MS),
-        );
+        retryAfterMs = Math.max(retryAfterMs, this.grantTicket(key, now));
       }
     }
     if (retryAfterMs > -2) {
@@ -239,8 +235,8 @@ export class MemoryLockStore implements QueueingLockStore {
       });
   }
 
-  /** Grants `key` to its first ticket (which must be live). */
-  private grantTicket(key: string, now: number): void {
+  /** Grants `key` to its first ticket (which must be live); answers the lease. */
+  private grantTicket(key: string, now: number): number {
     const ticket = this.queues.get(key)!.shift()!;
     const fence = this.nextFence();
     // NOTE: a short first lease, as in the Redis scripts (GRANT_LEASE_MS).
@@ -261,6 +257,7 @@ export class MemoryLockStore implements QueueingLockStore {
     queueMicrotask(() => {
       for (const listener of [...this.grantListeners]) listener(grant);
     });
+    return lease;
   }
 
   /** The first ticket in line that is still live; dead ones are dropped. */

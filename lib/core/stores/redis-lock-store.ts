@@ -18,8 +18,7 @@ import { createLockToken } from '../lock-token.js';
 import { toLockOutcome } from './lock-outcome.js';
 import { TICKET_TTL_MS } from './queue-timing.js';
 import { noop } from '../noop.js';
-import { LockError } from '../errors/lock-error.js';
-import { MAX_TIMER_DELAY } from '../lock-options.js';
+import { MAX_TIMER_DELAY, assertDuration } from '../lock-options.js';
 
 /** How the Redis store reaches Redis, and its own limits. */
 export interface RedisLockStoreOptions {
@@ -110,7 +109,6 @@ export class RedisLockStore implements QueueingLockStore {
   private readonly batches: boolean;
   private acquires: PendingAcquire[] = [];
   private releases: PendingRelease[] = [];
-  /** Tokens of this turn's acquires (see queueRelease). */
   /** Acquires sent (or about to be) and not answered yet, by token. */
   private readonly inFlight = new Map<string, PendingAcquire>();
   private flushing = false;
@@ -123,13 +121,7 @@ export class RedisLockStore implements QueueingLockStore {
 
   constructor(options: RedisLockStoreOptions = {}) {
     const operationTimeout = options.operationTimeout ?? 1000;
-    if (
-      typeof operationTimeout !== 'number' ||
-      !(operationTimeout >= 1 && operationTimeout <= MAX_TIMER_DELAY)
-    )
-      throw new LockError(
-        `operationTimeout must be a number of milliseconds from 1 to ${MAX_TIMER_DELAY} (got ${String(operationTimeout)}).`,
-      );
+    assertDuration(operationTimeout, 'operationTimeout', 1, MAX_TIMER_DELAY);
     this.operationTimeout = operationTimeout;
     if (options.client) {
       this.client = options.client;
@@ -534,8 +526,10 @@ export class RedisLockStore implements QueueingLockStore {
       },
       (error) => {
         for (const request of releases) request.reject(error);
-        for (const request of acquires) request.reject(error);
-        for (const request of acquires) this.acquireAnswered(request);
+        for (const request of acquires) {
+          request.reject(error);
+          this.acquireAnswered(request);
+        }
       },
     );
   }
@@ -565,8 +559,7 @@ export class RedisLockStore implements QueueingLockStore {
   ): void {
     // NOTE: a release that waited for its acquire's answer may still go out
     // while close() waits for the calls under way.
-    if (this.quitting)
-      return onError(new LockBackendUnavailableError('the store is closed'));
+    if (this.quitting) return onError(closedStoreError());
     this.running++;
     const settle = () => {
       if (--this.running === 0) this.onDrained?.();
