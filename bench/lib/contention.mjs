@@ -84,6 +84,7 @@ function summarize(results, { seconds, commands, counted, workers }) {
     .flatMap((result) => result.grants)
     .sort((a, b) => a.grantedAt - b.grantedAt);
   const gaps = [];
+  const turnGaps = [];
   let sameWorker = 0;
   let overlaps = 0;
   for (let i = 1; i < grants.length; i++) {
@@ -96,6 +97,7 @@ function summarize(results, { seconds, commands, counted, workers }) {
     if (gap < 0 && (processOf(previous) === processOf(next) || gap < -1))
       overlaps++;
     gaps.push(gap);
+    if (processOf(previous) !== processOf(next)) turnGaps.push(gap);
     if (previous.w === next.w) sameWorker++;
   }
   const holds = grants.map((g) => g.releasedAt - g.grantedAt);
@@ -126,6 +128,10 @@ function summarize(results, { seconds, commands, counted, workers }) {
     lostUpdates: sections - counted,
     overlaps,
     sameWorkerShare: grants.length > 1 ? sameWorker / (grants.length - 1) : NaN,
+    // Grants that went to another process than the previous one, and their
+    // gap: a turn between processes wakes one that sat idle.
+    turnShare: grants.length > 1 ? turnGaps.length / (grants.length - 1) : NaN,
+    turnGapP50: percentile(turnGaps, 50),
     gaveUp: results.reduce((sum, r) => sum + r.gaveUp, 0),
   };
 }
