@@ -1,16 +1,30 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** A fixture script under test/fixtures, run with node in its own process. */
+const running = new Set<ChildProcess>();
+
+/**
+ * A fixture script under test/fixtures, run with node in its own process.
+ * A fixture still running when its test ends is killed (a failed test must
+ * not leave a process that keeps jest from exiting).
+ */
 export function runFixture(
   name: string,
   args: readonly (string | number)[],
 ): ChildProcess {
   const script = fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
-  return spawn(process.execPath, [script, ...args.map(String)], {
+  const child = spawn(process.execPath, [script, ...args.map(String)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
 }
+
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+});
 
 /** Resolves with the exit code; rejects with stderr if the process failed. */
 export function exited(child: ChildProcess): Promise<number> {
