@@ -117,6 +117,8 @@ export class LockManager {
   private readonly queues = new Map<string, KeyQueue>();
   /** Locks held in this process, by token: close() releases them. */
   private readonly held = new Map<string, Lock>();
+  /** `held` is swept of locks left to expire once it grows past this. */
+  private sweepAbove = SWEEP_MIN_LOCKS;
   private readonly resolved = new WeakMap<object, ResolvedLockOptions>();
   private readonly resolvedRenewing = new WeakMap<
     object,
@@ -165,6 +167,7 @@ export class LockManager {
   private grantsLive = false;
   private grantSubscription?: Promise<() => void>;
   private closed = false;
+  private closing?: Promise<void>;
 
   constructor(options: LockManagerOptions) {
     if (!options?.store)
@@ -318,10 +321,15 @@ export class LockManager {
 
   /**
    * Stops renewals, gives up every wait, releases every held lock, and closes
-   * the store. Calls made afterwards fail.
+   * the store. Calls made afterwards fail. Every call settles when all of
+   * that is done (a second shutdown hook must not let the process exit
+   * with a lease still in Redis).
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    return (this.closing ??= this.closeOnce());
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closed = true;
     for (const waiter of this.waiting) waiter.fail(closedError());
     // NOTE: one turn for the failed waiters to clean up (a grant that reached
@@ -1050,6 +1058,7 @@ export class LockManager {
       );
     }
     this.held.set(token, lock);
+    if (this.held.size > this.sweepAbove) this.sweepHeld();
     // NOTE: a lock from the store (not passed on in this process) ends the
     // key's streak of local handoffs.
     if (!pending && request.storeKeys.length === 1)
@@ -1204,6 +1213,20 @@ export class LockManager {
     ).unref();
   }
 
+  /**
+   * Stops tracking the locks whose leases are over for good: a lock taken
+   * for its ttl and never released (a throttle, a lease left to run out) is
+   * otherwise kept until close(). NOTE: swept when `held` has doubled since
+   * the last sweep, so each grant pays O(1) on average and no lock needs a
+   * timer of its own.
+   */
+  private sweepHeld(): void {
+    const now = performance.now();
+    for (const [token, lock] of this.held)
+      if (now > lock.leaseGoneBy + FORGET_MARGIN_MS) this.held.delete(token);
+    this.sweepAbove = Math.max(SWEEP_MIN_LOCKS, 2 * this.held.size);
+  }
+
   private onReleased(lock: Lock, freed: boolean): void {
     this.held.delete(lock.token);
     if (!freed) return;
@@ -1219,6 +1242,8 @@ const QUEUE = Object.freeze({ queue: true });
 
 /** How long after its ttl a lost lock is still released by close(). */
 const FORGET_MARGIN_MS = 2000;
+/** `held` is not swept below this size (see sweepHeld). */
+const SWEEP_MIN_LOCKS = 1024;
 
 /**
  * A lock is passed on ahead of the store's answer only while it has this much

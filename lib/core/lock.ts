@@ -91,6 +91,8 @@ export class Lock {
   private readonly ttl: number;
   /** The longest lease asked of the store for this token (the ttl, or a longer extend). */
   private longestLease: number;
+  /** When the last command that set a lease for this token was sent. */
+  private lastLeaseSentAt: number;
   private readonly holdUntil: number;
 
   /** @internal */
@@ -106,6 +108,7 @@ export class Lock {
     this.ttl = grant.ttl;
     this.longestLease = Math.max(grant.ttl, grant.validityMs ?? 0);
     this.acquiredAt = grant.startedAt;
+    this.lastLeaseSentAt = grant.startedAt;
     this.holdUntil = grant.startedAt + grant.maxHold;
     const validUntil = runtime.validity(
       grant.ttl,
@@ -191,6 +194,7 @@ export class Lock {
     const lease = toLease(ttl);
     if (lease > this.longestLease) this.longestLease = lease;
     const startedAt = performance.now();
+    this.lastLeaseSentAt = startedAt;
     const outcome = await this.runtime.store.extend(
       this.storeKeys,
       this.token,
@@ -265,6 +269,14 @@ export class Lock {
   }
 
   /**
+   * No lease of this lock's token can be left in the store after this time
+   * (`performance.now()`), unless a command sent later sets one. @internal
+   */
+  get leaseGoneBy(): number {
+    return this.lastLeaseSentAt + this.longestLease;
+  }
+
+  /**
    * The same lock seen from a nested (reentrant) acquire: everything reads
    * through to this lock, but `release` does nothing, since the outer holder
    * releases. @internal
@@ -310,6 +322,9 @@ export class Lock {
   async nestedSettled(): Promise<void> {
     if (!this.nested || this.nested.size === 0) return;
     const signal = this.signal;
+    // NOTE: reading the signal may be what finds the lease over (timers
+    // held up by a blocked event loop); an aborted signal sends no event.
+    if (signal.aborted) return;
     let onLost!: () => void;
     const lost = new Promise<void>((resolve) => (onLost = resolve));
     signal.addEventListener('abort', onLost, { once: true });

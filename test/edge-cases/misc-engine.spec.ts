@@ -396,7 +396,11 @@ test('an acquire that fails midway on another application’s key (WRONGTYPE) le
 });
 
 test('a lock over more than 1,000 keys is refused, and many large locks in one turn still go through', async () => {
-  const a = manager();
+  // NOTE: a turn of 150,000 keys keeps Redis busy for a while: on a loaded
+  // machine the last calls would outlast the default 1 s command timeout.
+  const a = manager(
+    new RedisLockStore({ url: redis.server.url, operationTimeout: 10_000 }),
+  );
   const keys = (n: number, tag: string) =>
     Array.from({ length: n }, (_, i) => `edge:many:${tag}:${i}`);
   await expect(a.acquire(keys(1001, 'x'))).rejects.toThrow(/at most 1000 keys/);
@@ -407,3 +411,60 @@ test('a lock over more than 1,000 keys is refused, and many large locks in one t
   expect(locks.every((lock) => lock.isHeld)).toBe(true);
   await Promise.all(locks.map((lock) => lock.release()));
 }, 60_000);
+
+test('a nested call left running does not hold up the outer using once its lease has run out unnoticed', async () => {
+  const locks = manager();
+  let nested: Promise<unknown> | undefined;
+  const outer = timedOutcome(
+    locks.using(
+      'edge:nested-unnoticed',
+      () => {
+        nested = locks.using('edge:nested-unnoticed', () => sleep(1500));
+        // NOTE: the event loop is blocked past the lease (a long synchronous
+        // task, a GC pause): neither the renewal nor the expiry timer has
+        // run when the call ends, so the first to see the lease over is
+        // the wait for the nested call.
+        const until = performance.now() + 150;
+        while (performance.now() < until);
+      },
+      { ttl: 50 },
+    ),
+  );
+  const { outcome, ms } = await outer;
+  await nested?.catch(() => {});
+  expect({ outcome, prompt: ms < 1000 }).toEqual({
+    outcome: 'LockLostError',
+    prompt: true,
+  });
+});
+
+test('every close() call settles only once the locks are released and the store is closed', async () => {
+  const locks = manager();
+  const lock = await locks.acquire('edge:double-close', { ttl: 30_000 });
+  const first = locks.close();
+  await locks.close();
+  const leaseLeft = await redis.admin.pttl(lock.storeKeys[0]);
+  await first;
+  expect(leaseLeft).toBe(-2);
+});
+
+test('locks left to run out are no longer tracked once their leases are over for good', async () => {
+  const store = new CountingStore(
+    new RedisLockStore({ url: redis.server.url }),
+  );
+  const locks = manager(store);
+  const take = (tag: string, n: number) =>
+    Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        locks.tryAcquire(`edge:left:${tag}:${i}`, { ttl: 200 }),
+      ),
+    );
+  // taken for their ttl and never released (a throttle)
+  expect((await take('old', 1500)).every(Boolean)).toBe(true);
+  await sleep(2400); // their ttl and the 2 s margin for a command on its way
+  expect((await take('new', 1500)).every(Boolean)).toBe(true);
+  // close() releases what may still hold a lease: the newer ones only
+  const before = store.calls.release;
+  await locks.close();
+  expect(store.calls.release - before).toBeLessThanOrEqual(1500);
+}, 20_000);
