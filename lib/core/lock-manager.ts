@@ -5,7 +5,12 @@ import { LockAbortedError } from './errors/lock-aborted.error.js';
 import { LockBackendUnavailableError } from './errors/lock-backend-unavailable.error.js';
 import { LockError } from './errors/lock-error.js';
 import { LockNotAcquiredError } from './errors/lock-not-acquired.error.js';
-import { Lock, type LockGrant, type LockRuntime } from './lock.js';
+import {
+  combinedView,
+  Lock,
+  type LockGrant,
+  type LockRuntime,
+} from './lock.js';
 import { LockKeyspace } from './lock-key.js';
 import {
   DEFAULT_LOCK_OPTIONS,
@@ -251,7 +256,9 @@ export class LockManager {
   /**
    * Runs `fn` under the lock: acquires (waiting as configured), renews the
    * lease while `fn` runs, and always releases. Nested `using` calls in the
-   * same async chain for keys already held reuse the lock (no self-deadlock).
+   * same async chain for keys already held reuse the lock (no self-deadlock);
+   * keys held by several locks of the chain come back as one lock over all
+   * of them (held while each of those is; `extend` extends them all).
    * A nested call that asks for some keys the chain holds and some it does
    * not takes only the missing ones; the lock passed to `fn` covers those,
    * and `current(key)` finds the holder of any key.
@@ -438,7 +445,10 @@ export class LockManager {
       return [];
     });
     if (missing.length === 0) {
-      const held = holderOf(context, request.keys[0])!.reentrantView();
+      const held =
+        holders.size === 1
+          ? holderOf(context, request.keys[0])!.reentrantView()
+          : combinedView(request.keys, [...holders]);
       return { held, holders, request };
     }
     if (missing.length === request.keys.length) return { request };

@@ -5,6 +5,7 @@ import {
   type LockLostReason,
 } from './errors/lock-lost.error.js';
 import { MAX_TIMER_DELAY } from './lock-options.js';
+import { noop } from './noop.js';
 import type {
   HandoffResult,
   LockOutcome,
@@ -484,6 +485,55 @@ export class Lock {
 }
 
 async function releaseNothing(): Promise<void> {}
+
+/**
+ * The lock that a nested call gets when several locks of its call chain hold
+ * its keys between them (`using('a')` inside `using('b')`, then a nested
+ * `using(['a', 'b'])`): its keys and fences are the requested ones, taken
+ * from each holder; it is held only while every holder is, its signal
+ * aborts when any of them is lost, `extend` extends them all, and `release`
+ * does nothing (the outer holders release). @internal
+ */
+export function combinedView(
+  keys: readonly string[],
+  holders: readonly Lock[],
+): Lock {
+  const fences = keys.map((key) => {
+    const holder = holders.find((lock) => lock.keys.includes(key))!;
+    return holder.fences[holder.keys.indexOf(key)];
+  });
+  let signal: AbortSignal | undefined;
+  const view: Partial<Record<keyof Lock, unknown>> = {
+    keys,
+    fences,
+    key: keys[0],
+    fence: fences[0],
+    get isHeld() {
+      return holders.every((lock) => lock.isHeld);
+    },
+    get remainingTime() {
+      return Math.min(...holders.map((lock) => lock.remainingTime));
+    },
+    get expiresAt() {
+      return Math.min(...holders.map((lock) => lock.expiresAt));
+    },
+    get lostReason() {
+      return holders.find((lock) => lock.lostReason)?.lostReason;
+    },
+    get signal() {
+      return (signal ??= AbortSignal.any(holders.map((lock) => lock.signal)));
+    },
+    extend: (ttl?: number) =>
+      Promise.all(holders.map((lock) => lock.extend(ttl))).then(noop),
+    release: releaseNothing,
+  };
+  return new Proxy(holders[0].reentrantView(), {
+    get: (target, property) =>
+      Object.hasOwn(view, property)
+        ? view[property as keyof Lock]
+        : Reflect.get(target, property),
+  });
+}
 
 /** A lease for the store: a whole number of ms (Redis takes no fractions). */
 function toLease(ttl: number): number {

@@ -468,3 +468,44 @@ test('locks left to run out are no longer tracked once their leases are over for
   await locks.close();
   expect(store.calls.release - before).toBeLessThanOrEqual(1500);
 }, 20_000);
+
+test('a nested call over keys that two outer locks hold gets a lock for all of them, held only while both are', async () => {
+  const a = manager();
+  const b = manager();
+  let seen: Record<string, unknown> = {};
+  const outcome = await a
+    .using('edge:two-a', (outerA) =>
+      a.using('edge:two-b', (outerB) =>
+        a.using(['edge:two-a', 'edge:two-b'], async (both) => {
+          seen = {
+            keys: both.keys,
+            fences: both.fences,
+            expectedFences: [outerA.fence, outerB.fence],
+            heldBefore: both.isHeld,
+          };
+          // another owner takes b (its lease gone from under it)
+          await redis.admin.del(outerB.storeKeys[0]);
+          const thief = await b.acquire('edge:two-b');
+          await both.extend().catch(() => {});
+          seen.heldAfter = both.isHeld;
+          seen.abortedAfter = both.signal.aborted;
+          seen.lostAfter = both.lostReason;
+          await thief.release();
+        }),
+      ),
+    )
+    .then(
+      () => 'resolved',
+      (error: unknown) => (error as Error).name,
+    );
+  expect(seen).toEqual({
+    keys: ['edge:two-a', 'edge:two-b'],
+    fences: seen.expectedFences,
+    expectedFences: seen.expectedFences,
+    heldBefore: true,
+    heldAfter: false,
+    abortedAfter: true,
+    lostAfter: 'not-owner',
+  });
+  expect(outcome).toBe('LockLostError');
+});
