@@ -234,8 +234,10 @@ export class LockManager {
   }
 
   /**
-   * One attempt: the lock, or `null` if another owner holds it. Rejects only
-   * for a store failure or bad input.
+   * One attempt: the lock, or `null` if another owner holds it. Rejects for
+   * a store failure, bad input, or a `signal` aborted before the call or
+   * while a granted attempt was on its way ({@link LockAbortedError}; the
+   * lock is given back).
    */
   async tryAcquire(
     keys: LockKeys,
