@@ -166,6 +166,9 @@ export async function createContender(name, { urls, tuned = false }) {
           : (await import('@sesamecare-oss/redlock')).Redlock;
       const redlock = new Redlock(
         urls.map(() => client()),
+        // NOTE: the jitter is scaled with the delay: the default 100 ms
+        // jitter around a 10 ms delay would make the tuned setting slower
+        // (242 against 382 acquisitions/s in scenario 2b, measured).
         tuned ? { retryDelay: 10, retryJitter: 5 } : {},
       );
       redlock.on('error', () => {});
@@ -181,13 +184,12 @@ export async function createContender(name, { urls, tuned = false }) {
     case 'semaphore': {
       const { Mutex, RedlockMutex } = await import('redis-semaphore');
       const nodes = urls.map(() => client());
-      const options = { lockTimeout: 60_000 };
       return {
         ...base,
         async acquire(key, ttl) {
           const mutex = quorum
-            ? new RedlockMutex(nodes, key, { ...options, lockTimeout: ttl })
-            : new Mutex(nodes[0], key, { ...options, lockTimeout: ttl });
+            ? new RedlockMutex(nodes, key, { lockTimeout: ttl })
+            : new Mutex(nodes[0], key, { lockTimeout: ttl });
           for (;;) {
             try {
               await mutex.acquire();

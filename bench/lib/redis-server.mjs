@@ -60,7 +60,8 @@ export async function commandStats(client) {
   let total = 0;
   for (const line of (await client.info('commandstats')).split('\n')) {
     const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-    if (!match || ['info', 'config'].includes(match[1])) continue;
+    // NOTE: the bench's own INFO and CONFIG RESETSTAT (config|resetstat).
+    if (!match || /^(info|config)\b/.test(match[1])) continue;
     byCommand[match[1]] = Number(match[2]);
     total += Number(match[2]);
   }
