@@ -464,16 +464,25 @@ async function scenario4(server) {
 // ---------------------------------------------------------------------------
 // Scenario 5: decorator cost over HTTP.
 async function scenario5(server) {
+  // NOTE: two copies of the app with the module, so that each measured
+  // route is the first Express tries (the second pays a failed match);
+  // both serve both routes in the warm-up, so both have taken locks.
   const app = spawnScenario('decorator-app.mjs', { url: server.url });
+  const lockedApp = spawnScenario('decorator-app.mjs', {
+    url: server.url,
+    first: 'locked',
+  });
   const bareApp = spawnScenario('decorator-app.mjs', {
     url: server.url,
     withModule: false,
   });
-  const apps = [app, bareApp];
-  const duration = SHORT ? 1 : 3;
-  // NOTE: five rounds: this scenario moves more than the others between
-  // runs (0.88x to 0.97x for the same code), and a median of five is steadier.
-  const rounds = SHORT ? 1 : 5;
+  const apps = [app, lockedApp, bareApp];
+  const duration = SHORT ? 1 : 2;
+  // NOTE: the routes of one round run back to back, and each ratio is taken
+  // within a round, then the median over rounds: a slow spell of the shared
+  // machine (it moves one route's rate by a third from run to run) then
+  // weighs on both sides of a ratio, not on one route's median.
+  const rounds = SHORT ? 1 : 8;
   const load = (url, seconds) =>
     new Promise((resolve, reject) =>
       autocannon(
@@ -486,35 +495,67 @@ async function scenario5(server) {
         (error, result) => (error ? reject(error) : resolve(result)),
       ),
     );
+  const cpuOf = async (child) => {
+    const answer = child.next('cpu');
+    child.send({ type: 'cpu' });
+    const { usage } = await answer;
+    return usage.user + usage.system;
+  };
   try {
     // NOTE: a child that dies while starting rejects its result: the run
     // fails instead of waiting for a port that never comes.
-    const [{ port }, { port: barePort }] = await Promise.all(
-      apps.map((child) => Promise.race([child.ready, child.result])),
-    );
-    // NOTE: `plain` and `locked` are routes of one app (the target's
-    // ratio); `without` is the plain route of the same app without the module.
-    const urls = {
-      plain: `http://127.0.0.1:${port}/plain/[<id>]`,
-      locked: `http://127.0.0.1:${port}/locked/[<id>]`,
-      without: `http://127.0.0.1:${barePort}/plain/[<id>]`,
+    const [{ port }, { port: lockedPort }, { port: barePort }] =
+      await Promise.all(
+        apps.map((child) => Promise.race([child.ready, child.result])),
+      );
+    // NOTE: `plain` and `locked` are the routes of the app with the module
+    // (the target's ratio); `without` is the plain route of the same app
+    // without the module.
+    const routes = {
+      plain: { child: app, url: `http://127.0.0.1:${port}/plain/[<id>]` },
+      locked: {
+        child: lockedApp,
+        url: `http://127.0.0.1:${lockedPort}/locked/[<id>]`,
+      },
+      without: {
+        child: bareApp,
+        url: `http://127.0.0.1:${barePort}/plain/[<id>]`,
+      },
     };
-    const order = Object.keys(urls);
-    for (const route of order) await load(urls[route], 1);
+    const order = Object.keys(routes);
+    await load(`http://127.0.0.1:${port}/locked/[<id>]`, 1);
+    await load(`http://127.0.0.1:${lockedPort}/plain/[<id>]`, 1);
+    for (const route of order) await load(routes[route].url, 1);
     const runs = { plain: [], locked: [], without: [] };
     for (let round = 0; round < rounds; round++)
-      for (const route of rotated(order, round))
-        runs[route].push(await load(urls[route], duration));
-    // NOTE: medians over rotated rounds, so that one slow spell of the
-    // shared machine does not decide the ratio.
+      for (const route of rotated(order, round)) {
+        const { child, url } = routes[route];
+        const cpuBefore = await cpuOf(child);
+        const result = await load(url, duration);
+        const cpu = (await cpuOf(child)) - cpuBefore;
+        runs[route].push({
+          rps: result.requests.average,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          errors: result.errors + result.non2xx,
+          cpuPerRequest: cpu / Math.max(1, result.requests.total),
+        });
+      }
     const row = (route) => {
       const list = runs[route];
-      const mid = (pick) => median(list.map(pick));
+      const mid = (field) => median(list.map((run) => run[field]));
+      // NOTE: per-round ratios against the other routes of the same round.
+      const per = (other, field) =>
+        median(list.map((run, i) => run[field] / runs[other][i][field]));
       return {
-        rps: mid((r) => r.requests.average),
-        p50: mid((r) => r.latency.p50),
-        p99: mid((r) => r.latency.p99),
-        errors: list.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
+        rps: mid('rps'),
+        p50: mid('p50'),
+        p99: mid('p99'),
+        cpu: mid('cpuPerRequest'),
+        errors: list.reduce((sum, run) => sum + run.errors, 0),
+        vsPlain: per('plain', 'rps'),
+        vsWithout: per('without', 'rps'),
+        cpuVsPlain: per('plain', 'cpuPerRequest'),
       };
     };
     const plain = row('plain');
@@ -526,8 +567,9 @@ async function scenario5(server) {
       fmt(r.p50, 1),
       fmt(r.p99, 1),
       r.errors,
-      ratio(r.rps, plain.rps),
-      ratio(r.rps, without.rps),
+      fmt(r.cpu, 1),
+      `${fmt(r.vsPlain, 2)}x`,
+      `${fmt(r.vsWithout, 2)}x`,
     ];
     emit(
       table(
@@ -538,6 +580,7 @@ async function scenario5(server) {
           'p50 ms',
           'p99 ms',
           'errors',
+          'app CPU µs/req',
           'vs bare',
           'vs app without the module',
         ],
@@ -547,16 +590,17 @@ async function scenario5(server) {
           line('bare, app without the module', without),
         ],
         [
-          `bare and @DistributedLock are two routes of one app, which imports DistributedLockModule (the target compares them); the last row is the same app without the module, in its own process: what importing the module costs every route (its global interceptor, and on Node 20 the promise tracking that AsyncLocalStorage turns on for the whole process once a lock is taken).`,
-          `The apps run in their own processes; autocannon in the runner's. Median of ${rounds} round(s) of ${duration} s per route, in a rotating order.`,
+          `bare and @DistributedLock are the two routes of an app that imports DistributedLockModule (the target compares them), each measured in a copy of the app that registers it first (Express tries routes in order), after both copies served both routes; the last row is the same app without the module: what importing the module costs every route (its global interceptor, and on Node 20 the promise tracking that AsyncLocalStorage turns on for the whole process once a lock is taken).`,
+          `The apps run in their own processes; autocannon and the lock's Redis share the same two cores. ${rounds} round(s); in each, every route is loaded for ${duration} s, one after the other, in a rotating order. req/s, latencies and app CPU: medians over rounds; ratios: medians of the ratios within each round. app CPU: the app process's user + system time per request.`,
+          `By app CPU per request, the decorated route costs ${fmt(locked.cpuVsPlain, 2)}x the bare route (median of per-round ratios).`,
         ],
       ),
     );
     target(
       '5',
       'decorated route >= 0.9x bare route throughput',
-      ratio(locked.rps, plain.rps),
-      locked.rps >= 0.9 * plain.rps,
+      `${fmt(locked.vsPlain, 2)}x`,
+      locked.vsPlain >= 0.9,
     );
   } finally {
     // NOTE: stopped on every path (a failed load too), and killed after a
