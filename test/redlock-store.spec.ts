@@ -450,7 +450,8 @@ describe('RedlockStore on scripted masters', () => {
     const pending = store.acquire(['k'], 'token', 10_000);
     masters[0].acquires[0].resolve(grant(5));
     masters[1].acquires[0].resolve(grant(9));
-    expect(await pending).toEqual(grant(9));
+    // unsettled: the silent master may still set a lease (close() releases it)
+    expect(await pending).toEqual({ ...grant(9), unsettled: true });
     expect(performance.now() - started).toBeLessThan(200);
     // its grant arriving late changes nothing and releases nothing
     masters[2].acquires[0].resolve(grant(12));

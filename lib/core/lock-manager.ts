@@ -1041,7 +1041,11 @@ export class LockManager {
   private grant(
     request: LockRequest,
     token: string,
-    { fences, validityMs }: Extract<AcquireResult, { acquired: true }>,
+    {
+      fences,
+      validityMs,
+      unsettled,
+    }: Extract<AcquireResult, { acquired: true }>,
     startedAt: number,
     pending?: LockGrant['pending'],
   ): Lock {
@@ -1059,6 +1063,7 @@ export class LockManager {
       maxHold: request.options.maxHold,
       startedAt,
       validityMs,
+      unsettled,
       pending,
     });
     if (!pending && lock.remainingTime <= 0) {
@@ -1228,14 +1233,17 @@ export class LockManager {
   /**
    * Stops tracking the locks whose leases are over for good: a lock taken
    * for its ttl and never released (a throttle, a lease left to run out) is
-   * otherwise kept until close(). NOTE: swept when `held` has doubled since
-   * the last sweep, so each grant pays O(1) on average and no lock needs a
-   * timer of its own.
+   * otherwise kept until close(). A lost lock is left to forgetLost, and one
+   * with a command that got no answer (it may still run on a stalled
+   * server) to its release or close(). NOTE: swept when `held` has doubled
+   * since the last sweep, so each grant pays O(1) on average and no lock
+   * needs a timer of its own.
    */
   private sweepHeld(): void {
     const now = performance.now();
     for (const [token, lock] of this.held)
-      if (now > lock.leaseGoneBy + FORGET_MARGIN_MS) this.held.delete(token);
+      if (!lock.lostReason && now > lock.leaseGoneBy + FORGET_MARGIN_MS)
+        this.held.delete(token);
     this.sweepAbove = Math.max(SWEEP_MIN_LOCKS, 2 * this.held.size);
   }
 

@@ -38,6 +38,8 @@ export interface LockGrant {
   maxHold: number;
   startedAt: number;
   validityMs?: number;
+  /** A store node may still set a lease for this grant later (see AcquireResult). */
+  unsettled?: boolean;
   /**
    * A lock passed on in this process before the store confirmed the
    * handoff: valid until the previous holder's validity ends (or its own
@@ -94,6 +96,12 @@ export class Lock {
   private longestLease: number;
   /** When the last command that set a lease for this token was sent. */
   private lastLeaseSentAt: number;
+  /**
+   * Some command for this token got no answer (it may still run on a
+   * stalled server and set a lease from then on): only a release or
+   * close() can be sure to end it.
+   */
+  private leaseUnsettled: boolean;
   private readonly holdUntil: number;
 
   /** @internal */
@@ -110,6 +118,7 @@ export class Lock {
     this.longestLease = Math.max(grant.ttl, grant.validityMs ?? 0);
     this.acquiredAt = grant.startedAt;
     this.lastLeaseSentAt = grant.startedAt;
+    this.leaseUnsettled = grant.unsettled === true;
     this.holdUntil = grant.startedAt + grant.maxHold;
     const validUntil = runtime.validity(
       grant.ttl,
@@ -196,11 +205,12 @@ export class Lock {
     if (lease > this.longestLease) this.longestLease = lease;
     const startedAt = performance.now();
     this.lastLeaseSentAt = startedAt;
-    const outcome = await this.runtime.store.extend(
-      this.storeKeys,
-      this.token,
-      lease,
-    );
+    const outcome = await this.runtime.store
+      .extend(this.storeKeys, this.token, lease)
+      .catch((error: unknown) => {
+        this.leaseUnsettled = true;
+        throw error;
+      });
     if (outcome !== 'ok') {
       this.lose(outcome);
       throw this.lostError(outcome);
@@ -255,6 +265,7 @@ export class Lock {
       },
       (error: unknown) => {
         this.releasing = undefined;
+        this.leaseUnsettled = true;
         if (this.state === 'held') this.armExpiry();
         throw error;
       },
@@ -271,10 +282,14 @@ export class Lock {
 
   /**
    * No lease of this lock's token can be left in the store after this time
-   * (`performance.now()`), unless a command sent later sets one. @internal
+   * (`performance.now()`), unless a command sent later sets one; never
+   * while a command for it went unanswered or its handoff is unconfirmed.
+   * @internal
    */
   get leaseGoneBy(): number {
-    return this.lastLeaseSentAt + this.longestLease;
+    return this.leaseUnsettled || this.confirming
+      ? Infinity
+      : this.lastLeaseSentAt + this.longestLease;
   }
 
   /**
@@ -402,6 +417,9 @@ export class Lock {
    * previous holder's lease was gone, so this lock never was held.
    */
   private confirm(result: HandoffResult | undefined, validUntil: number): void {
+    // NOTE: a handoff that got no answer may still run, and move the lease
+    // to this token from then on.
+    if (!result) this.leaseUnsettled = true;
     if (!result || this.state !== 'held') return;
     if (result.outcome !== 'ok') return this.lose(result.outcome);
     if (result.fence !== this.fence) return this.lose('not-owner');
@@ -521,7 +539,10 @@ export function combinedView(
       return holders.find((lock) => lock.lostReason)?.lostReason;
     },
     get signal() {
-      return (signal ??= AbortSignal.any(holders.map((lock) => lock.signal)));
+      // NOTE: each holder's signal is read every time: reading it is what
+      // finds a lease that ran out while no timer could run.
+      const signals = holders.map((lock) => lock.signal);
+      return (signal ??= AbortSignal.any(signals));
     },
     extend: (ttl?: number) =>
       Promise.all(holders.map((lock) => lock.extend(ttl))).then(noop),

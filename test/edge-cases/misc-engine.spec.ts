@@ -509,3 +509,28 @@ test('a nested call over keys that two outer locks hold gets a lock for all of t
   });
   expect(outcome).toBe('LockLostError');
 });
+
+test('the signal of a lock over keys of two outer locks notices, when read, a lease that ran out unnoticed', async () => {
+  const locks = manager();
+  const seen: Record<string, boolean> = {};
+  await locks
+    .using(
+      'edge:two-signal-a',
+      () =>
+        locks.using(
+          'edge:two-signal-b',
+          () =>
+            locks.using(['edge:two-signal-a', 'edge:two-signal-b'], (both) => {
+              seen.before = both.signal.aborted;
+              // NOTE: a blocked event loop: no timer runs past the lease
+              const until = performance.now() + 300;
+              while (performance.now() < until);
+              seen.after = both.signal.aborted;
+            }),
+          { ttl: 100 },
+        ),
+      { ttl: 100 },
+    )
+    .catch(() => {});
+  expect(seen).toEqual({ before: false, after: true });
+});

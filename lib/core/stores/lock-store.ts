@@ -155,12 +155,15 @@ export type ReleaseListener = (key: string, noticeId: string) => void;
  * (a quorum store reports nothing). On contention, how long until the
  * longest competing lease ends (-1 when unknown: a key without expiry), and
  * the store's clock in microseconds (the fence clock) when it decided.
+ * `unsettled`: some node did not answer (a quorum store granted without
+ * it), so a lease may still be set there later, until the lock is released.
  */
 export type AcquireResult =
   | {
       readonly acquired: true;
       readonly fences: readonly number[];
       readonly validityMs?: number;
+      readonly unsettled?: boolean;
     }
   | {
       readonly acquired: false;

@@ -374,7 +374,11 @@ class AcquireRound {
     const { owner, ttl } = this;
     const elapsed = performance.now() - this.startedAt;
     if (this.grants >= owner.quorum && elapsed < ttl - owner.drift(ttl)) {
-      this.resolve({ acquired: true, fences: this.fences! });
+      this.resolve({
+        acquired: true,
+        fences: this.fences!,
+        ...((this.pending > 0 || this.failures > 0) && { unsettled: true }),
+      });
       return;
     }
     owner.releaseEverywhere(this.keys, this.token);
