@@ -516,14 +516,28 @@ export function combinedView(
   keys: readonly string[],
   holders: readonly Lock[],
 ): Lock {
-  const fences = keys.map((key) => {
+  const owners = keys.map((key) => {
     const holder = holders.find((lock) => lock.keys.includes(key))!;
-    return holder.fences[holder.keys.indexOf(key)];
+    return { holder, at: holder.keys.indexOf(key) };
+  });
+  const fences = owners.map(({ holder, at }) => holder.fences[at]);
+  const storeKeys = owners.map(({ holder, at }) => holder.storeKeys[at]);
+  const first = holders[0].reentrantView();
+  // NOTE: what util.inspect and JSON show (they read the Proxy's target):
+  // the combined keys and fences; token and acquiredAt are the first
+  // holder's.
+  const target = Object.assign(Object.create(Lock.prototype) as Lock, {
+    keys,
+    token: first.token,
+    fences,
+    acquiredAt: first.acquiredAt,
+    storeKeys,
   });
   let signal: AbortSignal | undefined;
   const view: Partial<Record<keyof Lock, unknown>> = {
     keys,
     fences,
+    storeKeys,
     key: keys[0],
     fence: fences[0],
     get isHeld() {
@@ -548,11 +562,11 @@ export function combinedView(
       Promise.all(holders.map((lock) => lock.extend(ttl))).then(noop),
     release: releaseNothing,
   };
-  return new Proxy(holders[0].reentrantView(), {
-    get: (target, property) =>
+  return new Proxy(target, {
+    get: (_, property) =>
       Object.hasOwn(view, property)
         ? view[property as keyof Lock]
-        : Reflect.get(target, property),
+        : Reflect.get(first, property),
   });
 }
 

@@ -3,7 +3,9 @@
  * path, no polling storm on a key without expiry, reentrant views that cannot
  * release the outer lock, no self-deadlock on a superset of held keys.
  */
+import { inspect } from 'node:util';
 import {
+  Lock,
   LockAbortedError,
   LockLostError,
   LockManager,
@@ -482,6 +484,8 @@ test('a nested call over keys that two outer locks hold gets a lock for all of t
             fences: both.fences,
             expectedFences: [outerA.fence, outerB.fence],
             heldBefore: both.isHeld,
+            inspected: /edge:two-b/.test(inspect(both)),
+            isLock: both instanceof Lock,
           };
           // another owner takes b (its lease gone from under it)
           await redis.admin.del(outerB.storeKeys[0]);
@@ -503,6 +507,8 @@ test('a nested call over keys that two outer locks hold gets a lock for all of t
     fences: seen.expectedFences,
     expectedFences: seen.expectedFences,
     heldBefore: true,
+    inspected: true,
+    isLock: true,
     heldAfter: false,
     abortedAfter: true,
     lostAfter: 'not-owner',
