@@ -97,9 +97,11 @@ function summarize(results, { seconds, commands, counted, workers }) {
     // to about a microsecond (measured), and a grant in another process
     // comes at least a loopback round trip after the release it follows:
     // a grant more than 0.05 ms before the previous release is an overlap.
-    if (processOf(previous) !== processOf(next) && gap < -0.05) overlaps++;
+    if (processOf(previous) !== processOf(next)) {
+      if (gap < -0.05) overlaps++;
+      turnGaps.push(gap);
+    }
     gaps.push(gap);
-    if (processOf(previous) !== processOf(next)) turnGaps.push(gap);
     if (previous.w === next.w) sameWorker++;
   }
   const holds = grants.map((g) => g.releasedAt - g.grantedAt);

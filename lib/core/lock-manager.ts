@@ -1364,10 +1364,8 @@ function resolveOptions(
     maxDelay: options.retry?.maxDelay ?? base.maxDelay,
     signal: options.signal,
   };
-  // NOTE: a lease must outlast its drift allowance (ttl * driftFactor +
-  // 2 ms) with room for a round trip, or no grant would ever be valid.
-  // NOTE: a lease must fit in a Node timer (at most 2^31-1 ms, about 24
-  // days); waits and hold caps may be Infinity.
+  // NOTE: a lease from MIN_TTL_MS to the longest Node timer (2^31-1 ms,
+  // about 24 days); waits and hold caps may be Infinity.
   assertDuration(resolved.ttl, `${label}.ttl`, MIN_TTL_MS, MAX_TIMER_DELAY);
   assertDuration(resolved.waitTimeout, `${label}.waitTimeout`, 0);
   assertDuration(resolved.maxHold, `${label}.maxHold`, 1);

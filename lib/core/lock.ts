@@ -1,10 +1,9 @@
 import { callAsync } from './call-async.js';
-import { LockError } from './errors/lock-error.js';
 import {
   LockLostError,
   type LockLostReason,
 } from './errors/lock-lost.error.js';
-import { MAX_TIMER_DELAY } from './lock-options.js';
+import { MAX_TIMER_DELAY, assertDuration } from './lock-options.js';
 import { noop } from './noop.js';
 import type {
   HandoffResult,
@@ -572,10 +571,6 @@ export function combinedView(
 
 /** A lease for the store: a whole number of ms (Redis takes no fractions). */
 function toLease(ttl: number): number {
-  if (typeof ttl !== 'number' || !(ttl >= 1) || ttl > MAX_TIMER_DELAY) {
-    throw new LockError(
-      `A lease must be from 1 to ${MAX_TIMER_DELAY} ms (got ${String(ttl)}).`,
-    );
-  }
+  assertDuration(ttl, 'A lease', 1, MAX_TIMER_DELAY);
   return Math.ceil(ttl);
 }
