@@ -75,7 +75,7 @@ export class Lock {
   readonly acquiredAt: number;
 
   private validUntil: number;
-  private state: 'held' | 'released' | LockLostReason = 'held';
+  private state: LockLostReason | 'held' = 'held';
   private controller?: AbortController;
   private expiryTimer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
@@ -407,6 +407,7 @@ export class Lock {
   }
 
   private notHeldError(): LockLostError {
+    if (this.state === 'released') return this.lostError('released');
     return this.lostError(this.lostReason ?? 'expired');
   }
 

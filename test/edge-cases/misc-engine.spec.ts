@@ -540,3 +540,33 @@ test('the signal of a lock over keys of two outer locks notices, when read, a le
     .catch(() => {});
   expect(seen).toEqual({ before: false, after: true });
 });
+
+test('extend after release says the lock was released, not that it expired', async () => {
+  const locks = manager();
+  const lock = await locks.acquire('edge:extend-released', { ttl: 5000 });
+  await lock.release();
+  const extended = await lock.extend().catch((e: unknown) => e);
+  expect(extended).toBeInstanceOf(LockLostError);
+  expect((extended as LockLostError).reason).toBe('released');
+  expect((extended as LockLostError).message).toMatch(/released/);
+  // the store was not asked: the key stays free for others
+  const other = await locks.tryAcquire('edge:extend-released');
+  expect(other).not.toBeNull();
+  await other!.release();
+});
+
+test('an extend answered after a release of the same lock says it was released', async () => {
+  const store = new ScriptedStore();
+  const locks = manager(store);
+  const acquiring = locks.acquire('edge:extend-then-release', { ttl: 5000 });
+  await new Promise((resolve) => setImmediate(resolve));
+  store.acquires[0].resolve({ acquired: true, fences: [1], validityMs: 5000 });
+  const lock = await acquiring;
+  const extending = lock.extend().catch((e: unknown) => e);
+  await new Promise((resolve) => setImmediate(resolve));
+  await lock.release();
+  store.extensions[0].resolve('ok');
+  const extended = await extending;
+  expect(extended).toBeInstanceOf(LockLostError);
+  expect((extended as LockLostError).reason).toBe('released');
+});

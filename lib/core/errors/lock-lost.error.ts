@@ -2,10 +2,13 @@ import { LockError } from './lock-error.js';
 
 /**
  * Why a lock is no longer held: its lease ran out (`expired`), another owner
- * holds it now (`not-owner`), renewal stopped at the hold cap (`max-hold`), or
- * the engine released it at shutdown (`closed`).
+ * holds it now (`not-owner`), renewal stopped at the hold cap (`max-hold`),
+ * the engine released it at shutdown (`closed`), or its holder released it
+ * and then asked to extend it (`released`: a mistake in the calling code,
+ * never a reason for the signal to abort).
  */
-export type LockLostReason = 'expired' | 'not-owner' | 'max-hold' | 'closed';
+export type LockLostReason =
+  'expired' | 'not-owner' | 'max-hold' | 'closed' | 'released';
 
 /**
  * The lock was lost while its holder still relied on it. Work done after this
@@ -37,5 +40,7 @@ function describe(reason: LockLostReason): string {
       return 'it was held longer than maxHold, so renewal stopped and the lease ran out';
     case 'closed':
       return 'the lock manager was closed';
+    case 'released':
+      return 'its holder released it; a released lock cannot be extended';
   }
 }
