@@ -45,7 +45,7 @@ export function invalidKeyValueMessage(
   placeholder: string,
   value: unknown,
 ): string {
-  return `@DistributedLock on ${method}: the placeholder <${placeholder}> is ${describeValue(value)}; a lock key needs a non-empty string, a number or a bigint there.`;
+  return `@DistributedLock on ${method}: the placeholder <${placeholder}> is ${describeKeyValue(value)}; a lock key needs a non-empty string, a number or a bigint there.`;
 }
 
 export function invalidKeyFunctionMessage(
@@ -90,7 +90,14 @@ export function badKeyValueMessage(
 ): string {
   return placeholder === undefined
     ? 'The request does not identify the resource to lock.'
-    : `The request does not identify the resource to lock: "${placeholder}" is ${describeValue(value)}; a string or a number is required.`;
+    : `The request does not identify the resource to lock: "${placeholder}" is ${describeKeyValue(value)}; a string or a number is required.`;
+}
+
+/** A refused key value: a non-empty string is refused only for a lone surrogate. */
+function describeKeyValue(value: unknown): string {
+  return typeof value === 'string' && value.length > 0
+    ? 'a string that is not well-formed Unicode (it has a lone surrogate)'
+    : describeValue(value);
 }
 
 function describeOption(value: unknown): string {

@@ -10,6 +10,8 @@ import {
   Observable,
   type Subscription,
 } from 'rxjs';
+import { InvalidLockKeyError } from './core/errors/invalid-lock-key.error.js';
+import { LockBackendUnavailableError } from './core/errors/lock-backend-unavailable.error.js';
 import { LockLostError } from './core/errors/lock-lost.error.js';
 import { LockNotAcquiredError } from './core/errors/lock-not-acquired.error.js';
 import type { Lock } from './core/lock.js';
@@ -26,6 +28,8 @@ import {
   type ResolvedDistributedLockModuleOptions,
   type ResolvedDistributedLockOptions,
 } from './distributed-lock.options.js';
+import { InvalidLockKeyArgumentError } from './errors/invalid-lock-key-argument.error.js';
+import { invalidKeyFunctionMessage } from './distributed-lock.messages.js';
 import type { LockKeyResolver } from './key-template.js';
 
 /** A method wrapped by `@DistributedLock`, as the decorator compiled it. @internal */
@@ -212,6 +216,34 @@ export class DistributedLockService implements OnApplicationShutdown {
       // LockNotAcquiredError thrown by the method (a nested lock it took).
       if (!ran && error instanceof LockNotAcquiredError)
         return this.contended(locked, plan.options, error, args);
+      // NOTE: keys the engine refuses (more keys than a lock takes, say)
+      // came from the call's arguments: a bad argument, like those the
+      // resolver refuses itself (400), not a server error.
+      if (
+        !ran &&
+        error instanceof InvalidLockKeyError &&
+        !(error instanceof InvalidLockKeyArgumentError)
+      )
+        throw new InvalidLockKeyArgumentError(
+          invalidKeyFunctionMessage(
+            `${locked.className}.${locked.methodName}`,
+            `gave keys the engine refuses: ${error.message}`,
+          ),
+          undefined,
+          `${locked.className}.${locked.methodName}`,
+          error.value,
+          { cause: error },
+        );
+      // NOTE: the method ran to completion under a lease still valid (a
+      // lease that ran out is a LockLostError): only the release could not
+      // reach the store, and the lease runs out on its own. Its result
+      // stands: a 503 "retry shortly" would have the caller run it again.
+      if (completed && error instanceof LockBackendUnavailableError) {
+        this.logger.warn(
+          `${locked.className}.${locked.methodName} completed, but its lock "${keys.toString()}" could not be released (${error.message}); the lease runs out on its own.`,
+        );
+        return result;
+      }
       if (
         completed &&
         error instanceof LockLostError &&

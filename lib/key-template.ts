@@ -273,7 +273,15 @@ function encodePlaceholder(
 ): string {
   const value = segment.read(args);
   try {
-    return encodeKeyPart(value);
+    const encoded = encodeKeyPart(value);
+    // NOTE: the engine refuses a key with a lone surrogate (Redis would read
+    // it as U+FFFD): a value from the request, so a bad argument (400).
+    if (LONE_SURROGATE.test(encoded))
+      throw new InvalidLockKeyError(
+        'A lock key part must be well-formed Unicode (it has a lone surrogate).',
+        value,
+      );
+    return encoded;
   } catch (error) {
     throw new InvalidLockKeyArgumentError(
       invalidKeyValueMessage(label, segment.text, value),
@@ -318,8 +326,13 @@ function keyFunctionResolver(
 }
 
 function isKey(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0;
+  return (
+    typeof value === 'string' && value.length > 0 && !LONE_SURROGATE.test(value)
+  );
 }
+
+/** A UTF-16 surrogate not part of a pair (the `u` flag matches code points). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 function describeKeys(value: unknown): string {
   if (Array.isArray(value))
