@@ -96,6 +96,8 @@ export class RedlockStore implements LockStore {
   private readonly stragglers = new StragglerWatch();
   private readonly owned: readonly LockStore[];
   private readonly driftFactor: number;
+  /** Acquires not decided yet: close() lets them finish (and give back) first. */
+  private readonly rounds = new Set<Promise<unknown>>();
   private closed = false;
 
   constructor(options: RedlockStoreOptions) {
@@ -150,7 +152,7 @@ export class RedlockStore implements LockStore {
     ttlMs: number,
   ): Promise<AcquireResult> {
     if (this.closed) return Promise.reject(closedError());
-    return new Promise((resolve, reject) => {
+    const result = new Promise<AcquireResult>((resolve, reject) => {
       const round = new AcquireRound(
         this,
         this.stragglers,
@@ -169,6 +171,10 @@ export class RedlockStore implements LockStore {
           round.fail,
         );
     });
+    const settled = result.then(noop, noop);
+    this.rounds.add(settled);
+    void settled.then(() => this.rounds.delete(settled));
+    return result;
   }
 
   /**
@@ -274,7 +280,16 @@ export class RedlockStore implements LockStore {
   async close(): Promise<void> {
     this.closed = true;
     this.stragglers.finishAll();
+    // NOTE: an acquire still undecided (masters split, the deciding one
+    // slow) gives back what it took once it is decided: the masters' stores
+    // must still be open then, or its grants block the key for the ttl.
+    while (this.rounds.size > 0) await Promise.all([...this.rounds]);
     await Promise.all(this.owned.map((store) => store.close()));
+  }
+
+  /** close() was called. @internal */
+  get closing(): boolean {
+    return this.closed;
   }
 
   /** The drift allowance for a lease of `ttl` ms. @internal */
@@ -301,6 +316,10 @@ class AcquireRound {
   private failures = 0;
   private error: unknown;
   private fences?: number[];
+  /** The lease of each grant (the ttl unless the master reported less). */
+  private leases?: number[];
+  /** Some granting master said its own grant is unsettled. */
+  private unsettledGrant = false;
   private serverTime?: number;
   private waiting = false;
   private done = false;
@@ -336,6 +355,12 @@ class AcquireRound {
 
   private granted(grant: Grant): void {
     this.grants++;
+    (this.leases ??= []).push(
+      grant.validityMs === undefined
+        ? this.ttl
+        : Math.min(grant.validityMs, this.ttl),
+    );
+    if (grant.unsettled) this.unsettledGrant = true;
     if (!this.fences) this.fences = grant.fences.slice();
     else
       for (let i = 0; i < this.fences.length; i++)
@@ -373,15 +398,31 @@ class AcquireRound {
     if (this.waiting) this.stragglers.delete(this);
     const { owner, ttl } = this;
     const elapsed = performance.now() - this.startedAt;
-    if (this.grants >= owner.quorum && elapsed < ttl - owner.drift(ttl)) {
+    // NOTE: a master (a LockStore of yours) may grant a shorter lease than
+    // the ttl: the lock lasts as long as a quorum of leases, which is the
+    // quorum-th longest one.
+    const validity = this.leases
+      ? this.leases.sort((a, b) => b - a)[owner.quorum - 1]
+      : undefined;
+    // NOTE: a grant decided once close() began is given back: its holder
+    // could not release it once the masters' stores are closed.
+    if (
+      !owner.closing &&
+      this.grants >= owner.quorum &&
+      elapsed < validity! - owner.drift(validity!)
+    ) {
       this.resolve({
         acquired: true,
         fences: this.fences!,
-        ...((this.pending > 0 || this.failures > 0) && { unsettled: true }),
+        ...(validity! < ttl && { validityMs: validity }),
+        ...((this.pending > 0 || this.failures > 0 || this.unsettledGrant) && {
+          unsettled: true,
+        }),
       });
       return;
     }
     owner.releaseEverywhere(this.keys, this.token);
+    if (owner.closing) return this.reject(closedError());
     const answered = this.grants + (this.refusals?.length ?? 0);
     if (answered < owner.quorum) {
       this.reject(
@@ -506,6 +547,18 @@ class OutcomeRound {
         ),
       );
     if (this.pending > 0) return;
+    // NOTE: the lock is lost only when too many masters said so for a
+    // quorum to hold it. `ok` from some and a failure from others that could
+    // make up a quorum is no answer (a frozen master of a quorum that held
+    // it, the third never did): an outage, which renewal retries.
+    const { length } = this.owner.stores;
+    if (this.expired + this.notOwner <= length - quorum)
+      return this.settle(
+        new LockBackendUnavailableError(
+          `${this.ok} of ${length} Redis masters did it and ${length - answered} did not answer, ${quorum} needed`,
+          { cause: this.error },
+        ),
+      );
     this.settle(this.lost());
   }
 
@@ -562,9 +615,12 @@ class NoticeRelay {
     const now = performance.now();
     let batch = this.batches.get(key);
     // NOTE: a lone notice long ago (a refused attempt giving back its
-    // minority of grants) belongs to no release of a quorum.
+    // minority of grants) belongs to no release of a quorum. A batch that a
+    // quorum announced is a release all the same, with its grace cut short:
+    // passed on now, not dropped.
     if (batch && now - batch.startedAt > NOTICE_WINDOW_MS) {
-      clearTimeout(batch.timer);
+      if (batch.masters.size >= this.quorum) this.flush(key, batch);
+      else clearTimeout(batch.timer);
       batch = undefined;
     }
     if (!batch) {
