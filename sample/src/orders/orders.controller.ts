@@ -54,7 +54,10 @@ export class OrdersController {
    */
   @Post(':id/pay')
   @HttpCode(200)
-  @DistributedLock('order:<id>', { onContention: 'fail' })
+  // NOTE: `onLockLost: 'ignore'`: what pay() writes is safe once the lock
+  // may have been lost (the status moves only from 'reserved', the charge
+  // carries the provider's idempotency key), so its answer is the order's.
+  @DistributedLock('order:<id>', { onContention: 'fail', onLockLost: 'ignore' })
   pay(@Param('id', orderId, canonical) id: string): Promise<Order> {
     return this.orders.pay(id);
   }
@@ -62,7 +65,11 @@ export class OrdersController {
   /** Cancels a reservation, waiting briefly for a payment or sweep of the same order to finish. */
   @Post(':id/cancel')
   @HttpCode(200)
-  @DistributedLock('order:<id>', { onContention: 'wait', waitTimeout: 5000 })
+  @DistributedLock('order:<id>', {
+    onContention: 'wait',
+    waitTimeout: 5000,
+    onLockLost: 'ignore',
+  })
   cancel(@Param('id', orderId, canonical) id: string): Promise<Order> {
     return this.orders.cancel(id);
   }

@@ -90,6 +90,22 @@ export class OrdersRepository {
     return rowCount === 1;
   }
 
+  /**
+   * Ids of cancelled or expired orders that were charged and have no refund
+   * yet: a refund that failed after the order was released.
+   */
+  async unrefunded(limit: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `SELECT o.id FROM orders o
+       JOIN payments c ON c.idempotency_key = 'charge:' || o.id
+       WHERE o.status IN ('cancelled', 'expired')
+         AND NOT EXISTS (SELECT 1 FROM payments r WHERE r.idempotency_key = 'refund:' || o.id)
+       LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => row.id);
+  }
+
   /** Ids of reservations whose payment window has closed, oldest first. */
   async expiredReservations(limit: number): Promise<string[]> {
     const { rows } = await this.db.query<{ id: string }>(

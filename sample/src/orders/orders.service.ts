@@ -155,6 +155,10 @@ export class OrdersService {
   /** Cancels a reservation and puts its units back on sale. The caller holds `order:<id>`. */
   async cancel(orderId: string): Promise<Order> {
     const { order } = await this.orders.get(orderId);
+    // NOTE: a refund that failed once the order was released is retried here
+    // (refunds are idempotent) before the answer "already cancelled".
+    if (order.status === 'cancelled' || order.status === 'expired')
+      await this.payments.refund(order.id);
     assertReserved(order, 'cancelled');
     await this.release(order, 'cancelled');
     return this.get(orderId);
@@ -174,29 +178,55 @@ export class OrdersService {
   }
 
   /**
+   * Refunds released (cancelled or expired) orders whose refund failed;
+   * returns how many were retried. Refunds are idempotent.
+   */
+  async retryRefunds(limit: number): Promise<number> {
+    const ids = await this.orders.unrefunded(limit);
+    for (const id of ids) await this.payments.refund(id);
+    return ids.length;
+  }
+
+  /**
    * Puts an order's units back, under the item's lock and with its fence,
    * then refunds a charge the order may have had: a payment whose answer was
    * lost (a provider timeout, a crash) before it marked the order paid.
    */
   private async release(order: Order, status: OrderStatus): Promise<void> {
-    await this.locks.using(
-      lockKey('item', order.itemId),
-      (lock) =>
-        this.db.transaction(async (tx) => {
-          if (!(await this.orders.transition(tx, order.id, 'reserved', status)))
-            throw new ConflictException(
-              `Order "${order.id}" changed meanwhile; nothing was done.`,
+    let committed = false;
+    try {
+      await this.locks.using(
+        lockKey('item', order.itemId),
+        async (lock) => {
+          await this.db.transaction(async (tx) => {
+            if (
+              !(await this.orders.transition(tx, order.id, 'reserved', status))
+            )
+              throw new ConflictException(
+                `Order "${order.id}" changed meanwhile; nothing was done.`,
+              );
+            await this.items.claim(tx, order.itemId, lock.fence);
+            const item = await this.items.get(order.itemId, tx);
+            await this.items.setAvailable(
+              tx,
+              item.id,
+              item.available + order.quantity,
             );
-          await this.items.claim(tx, order.itemId, lock.fence);
-          const item = await this.items.get(order.itemId, tx);
-          await this.items.setAvailable(
-            tx,
-            item.id,
-            item.available + order.quantity,
-          );
-        }),
-      { waitTimeout: 5000 },
-    );
+          });
+          committed = true;
+        },
+        { waitTimeout: 5000 },
+      );
+    } catch (error) {
+      // NOTE: the write carried the item lock's fence, so once it committed,
+      // a lock lost meanwhile (or a release Redis did not answer) changes
+      // nothing the database accepted: the order is cancelled or expired for
+      // good, and nothing else will refund it, so the refund must still run.
+      if (!committed) throw error;
+      this.logger.warn(
+        `Order ${order.id} was ${status}, but its item lock ended badly: ${(error as Error).message}`,
+      );
+    }
     await this.payments.refund(order.id);
   }
 }

@@ -44,6 +44,15 @@ export class ReservationExpiryJob {
       }
       if (released > 0)
         this.logger.log(`Released ${released} expired reservation(s).`);
+      try {
+        const refunded = await this.orders.retryRefunds(100);
+        if (refunded > 0)
+          this.logger.log(`Retried ${refunded} failed refund(s).`);
+      } catch (error) {
+        this.logger.warn(
+          `Failed refunds were not retried this time: ${(error as Error).message}`,
+        );
+      }
       return released;
     } finally {
       // NOTE: the instances' timers fire a few ms apart. Holding the lock for

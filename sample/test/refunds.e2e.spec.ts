@@ -1,0 +1,268 @@
+/**
+ * Refunds and answers when a lock ends badly after the database committed:
+ * a cancel whose item lock is lost (or whose release Redis does not answer)
+ * still refunds; a payment or reservation the database accepted is answered
+ * as made; a refund that failed once is retried by a later cancel and by the
+ * expiry sweep.
+ */
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { createItem } from '../src/demo/load.js';
+import { ItemsRepository } from '../src/inventory/items.repository.js';
+import type { Order } from '../src/orders/order.js';
+import { PaymentGateway } from '../src/orders/payment-gateway.js';
+import { startCluster, uniqueItemId, type Cluster } from './apps.js';
+
+describe('refunds and answers after a lock ends badly', () => {
+  let cluster: Cluster;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    cluster = await startCluster(2);
+    redis = new Redis(cluster.redis.url);
+  }, 60_000);
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('cancelling an order with a lost-answer charge refunds it even if the item lock is lost meanwhile', async () => {
+    const [first, second] = cluster.instances;
+    const itemId = uniqueItemId('lost-refund');
+    await createItem(first.url, itemId, 5);
+    const order = (
+      await request(first.url)
+        .post('/orders')
+        .send({ itemId, quantity: 1 })
+        .expect(201)
+    ).body as Order;
+
+    // The provider takes the charge, but its answer is lost (as in the
+    // existing spec "refunds a charge whose answer was lost").
+    const gateway = first.app.get(PaymentGateway);
+    const charge = gateway.charge.bind(gateway);
+    gateway.charge = async (id, amount) => {
+      await charge(id, amount);
+      throw new Error('ETIMEDOUT');
+    };
+    try {
+      await request(first.url).post(`/orders/${order.id}/pay`).expect(500);
+    } finally {
+      gateway.charge = charge;
+    }
+
+    // The canceller's item lease runs out during its transaction (a pause
+    // past the ttl, Redis unreachable for the renewals): simulated by
+    // removing the lease from Redis. The write itself carries the fence.
+    const items = second.app.get(ItemsRepository);
+    const claim = items.claim.bind(items);
+    items.claim = async (tx, id, fence) => {
+      for (const key of await redis.keys(`*item:${id}*`)) await redis.del(key);
+      return claim(tx, id, fence);
+    };
+    let cancel: request.Response;
+    try {
+      cancel = await request(second.url).post(`/orders/${order.id}/cancel`);
+    } finally {
+      items.claim = claim;
+    }
+    const status = (await request(first.url).get(`/orders/${order.id}`)).body
+      .status;
+    const balance = await gateway.balance(order.id);
+    const again = await request(first.url).post(`/orders/${order.id}/cancel`);
+    const balanceAfterRetry = await gateway.balance(order.id);
+    expect({
+      cancelStatus: cancel.status,
+      orderStatus: status,
+      balance,
+      retryStatus: again.status,
+      balanceAfterRetry,
+    }).toEqual({
+      cancelStatus: 200,
+      orderStatus: 'cancelled',
+      balance: 0,
+      retryStatus: 409,
+      balanceAfterRetry: 0,
+    });
+  });
+
+  it('answers a payment that went through with 200 even if the order lock was lost meanwhile', async () => {
+    const [first] = cluster.instances;
+    const itemId = uniqueItemId('lost-pay');
+    await createItem(first.url, itemId, 5);
+    const order = (
+      await request(first.url)
+        .post('/orders')
+        .send({ itemId, quantity: 1 })
+        .expect(201)
+    ).body as Order;
+    // The payer's order lease runs out during the provider call (a pause
+    // past the ttl): simulated by removing the lease from Redis.
+    const gateway = first.app.get(PaymentGateway);
+    const charge = gateway.charge.bind(gateway);
+    gateway.charge = async (id, amount) => {
+      for (const key of await redis.keys(`*order:${id}*`)) await redis.del(key);
+      await charge(id, amount);
+    };
+    let pay: request.Response;
+    try {
+      pay = await request(first.url).post(`/orders/${order.id}/pay`);
+    } finally {
+      gateway.charge = charge;
+    }
+    const status = (await request(first.url).get(`/orders/${order.id}`)).body
+      .status;
+    expect({
+      payStatus: pay.status,
+      orderStatus: status,
+      charges: await gateway.charges(order.id),
+    }).toEqual({ payStatus: 200, orderStatus: 'paid', charges: 1 });
+  });
+
+  it('cancelling an order with a lost-answer charge refunds it even if Redis does not answer its lock release', async () => {
+    const [first, second] = cluster.instances;
+    const itemId = uniqueItemId('redis-blip');
+    await createItem(first.url, itemId, 5);
+    const order = (
+      await request(first.url)
+        .post('/orders')
+        .send({ itemId, quantity: 1 })
+        .expect(201)
+    ).body as Order;
+    const gateway = first.app.get(PaymentGateway);
+    const charge = gateway.charge.bind(gateway);
+    gateway.charge = async (id, amount) => {
+      await charge(id, amount);
+      throw new Error('ETIMEDOUT');
+    };
+    try {
+      await request(first.url).post(`/orders/${order.id}/pay`).expect(500);
+    } finally {
+      gateway.charge = charge;
+    }
+    // Redis stops answering for 1.5 s while the canceller's transaction runs.
+    const items = second.app.get(ItemsRepository);
+    const claim = items.claim.bind(items);
+    items.claim = async (tx, id, fence) => {
+      cluster.redis.pause();
+      setTimeout(() => cluster.redis.resume(), 1500);
+      return claim(tx, id, fence);
+    };
+    let cancel: request.Response;
+    try {
+      cancel = await request(second.url).post(`/orders/${order.id}/cancel`);
+    } finally {
+      items.claim = claim;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    expect({
+      cancelStatus: cancel.status,
+      orderStatus: (await request(first.url).get(`/orders/${order.id}`)).body
+        .status,
+      balance: await gateway.balance(order.id),
+    }).toEqual({ cancelStatus: 200, orderStatus: 'cancelled', balance: 0 });
+  });
+
+  it('answers a reservation the database accepted as made even if Redis does not answer its lock release', async () => {
+    const [first] = cluster.instances;
+    const itemId = uniqueItemId('reserve-blip');
+    await createItem(first.url, itemId, 5);
+    const items = first.app.get(ItemsRepository);
+    const claim = items.claim.bind(items);
+    items.claim = async (tx, id, fence) => {
+      cluster.redis.pause();
+      setTimeout(() => cluster.redis.resume(), 1500);
+      return claim(tx, id, fence);
+    };
+    let reserve: request.Response;
+    try {
+      reserve = await request(first.url)
+        .post('/orders')
+        .send({ itemId, quantity: 2 });
+    } finally {
+      items.claim = claim;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    const figures = (await request(first.url).get(`/items/${itemId}`)).body;
+    expect({
+      status: reserve.status,
+      sold: figures.sold,
+      available: figures.available,
+    }).toEqual({ status: 201, sold: 2, available: 3 });
+  });
+
+  it('a refund that failed once is retried by a later cancel', async () => {
+    const [first] = cluster.instances;
+    const itemId = uniqueItemId('refund-blip');
+    await createItem(first.url, itemId, 5);
+    const order = (
+      await request(first.url)
+        .post('/orders')
+        .send({ itemId, quantity: 1 })
+        .expect(201)
+    ).body as Order;
+    const gateway = first.app.get(PaymentGateway);
+    const charge = gateway.charge.bind(gateway);
+    gateway.charge = async (id, amount) => {
+      await charge(id, amount);
+      throw new Error('ETIMEDOUT');
+    };
+    try {
+      await request(first.url).post(`/orders/${order.id}/pay`).expect(500);
+    } finally {
+      gateway.charge = charge;
+    }
+    // the provider fails the refund once
+    const refund = gateway.refund.bind(gateway);
+    gateway.refund = async () => {
+      throw new Error('provider unavailable');
+    };
+    let cancel: request.Response;
+    try {
+      cancel = await request(first.url).post(`/orders/${order.id}/cancel`);
+    } finally {
+      gateway.refund = refund;
+    }
+    const retry = await request(first.url).post(`/orders/${order.id}/cancel`);
+    expect({
+      cancel: cancel.status,
+      retry: retry.status,
+      balance: await gateway.balance(order.id),
+    }).toEqual({ cancel: 500, retry: 409, balance: 0 });
+  });
+
+  it('a refund that failed once is retried by the sweep', async () => {
+    const [first] = cluster.instances;
+    const itemId = uniqueItemId('refund-sweep');
+    await createItem(first.url, itemId, 5);
+    const order = (
+      await request(first.url)
+        .post('/orders')
+        .send({ itemId, quantity: 1 })
+        .expect(201)
+    ).body as Order;
+    const gateway = first.app.get(PaymentGateway);
+    const charge = gateway.charge.bind(gateway);
+    gateway.charge = async (id, amount) => {
+      await charge(id, amount);
+      throw new Error('ETIMEDOUT');
+    };
+    try {
+      await request(first.url).post(`/orders/${order.id}/pay`).expect(500);
+    } finally {
+      gateway.charge = charge;
+    }
+    const refund = gateway.refund.bind(gateway);
+    gateway.refund = async () => {
+      throw new Error('provider unavailable');
+    };
+    try {
+      await request(first.url).post(`/orders/${order.id}/cancel`).expect(500);
+    } finally {
+      gateway.refund = refund;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(await gateway.balance(order.id)).toBe(0);
+  });
+});
