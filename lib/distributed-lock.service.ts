@@ -194,24 +194,30 @@ export class DistributedLockService implements OnApplicationShutdown {
     const plan = this.plan(locked);
     let ran = false;
     let completed = false;
+    let lock: Lock | undefined;
+    /** The lease was still valid when the method completed. */
+    let heldAtEnd = false;
     let result: unknown;
     const done = (value: unknown) => {
       completed = true;
+      heldAtEnd = lock?.isHeld === true;
       result = value;
       return value;
     };
     try {
       return await this.manager.using(
         keys,
-        () => {
+        (held) => {
           ran = true;
+          lock = held;
           // NOTE: no async wrapper: a method that answers at once costs no
           // extra promise.
           return thenOrNow(invoke(), done);
         },
         signal ? { ...plan.lockOptions, signal } : plan.lockOptions,
       );
-    } catch (error) {
+    } catch (caught) {
+      let error = caught;
       // NOTE: `ran` tells contention on this call's own lock apart from a
       // LockNotAcquiredError thrown by the method (a nested lock it took).
       if (!ran && error instanceof LockNotAcquiredError)
@@ -234,10 +240,17 @@ export class DistributedLockService implements OnApplicationShutdown {
           error.value,
           { cause: error },
         );
-      // NOTE: the method ran to completion under a lease still valid (a
-      // lease that ran out is a LockLostError): only the release could not
-      // reach the store, and the lease runs out on its own. Its result
-      // stands: a 503 "retry shortly" would have the caller run it again.
+      // NOTE: a method that completed within its lease, whose release alone
+      // got no answer, keeps its result (the lease runs out on its own): a
+      // 503 "retry shortly" would have the caller run it again. A lease that
+      // ran out before the method completed (no timer had noticed yet) is a
+      // lost lock: the method's end ran unprotected.
+      if (
+        completed &&
+        !heldAtEnd &&
+        error instanceof LockBackendUnavailableError
+      )
+        error = new LockLostError(lock!.keys, 'expired', { cause: error });
       if (completed && error instanceof LockBackendUnavailableError) {
         this.logger.warn(
           `${locked.className}.${locked.methodName} completed, but its lock "${keys.toString()}" could not be released (${error.message}); the lease runs out on its own.`,

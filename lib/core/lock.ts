@@ -212,7 +212,9 @@ export class Lock {
       });
     if (outcome !== 'ok') {
       this.lose(outcome);
-      throw this.lostError(outcome);
+      // NOTE: a release sent before this extend ran first (same
+      // connection): the store found no lease because its holder released it.
+      throw this.lostError(this.state === 'released' ? 'released' : outcome);
     }
     if (this.state !== 'held') throw this.notHeldError();
     this.validUntil = this.runtime.validity(lease, startedAt);

@@ -570,3 +570,22 @@ test('an extend answered after a release of the same lock says it was released',
   expect(extended).toBeInstanceOf(LockLostError);
   expect((extended as LockLostError).reason).toBe('released');
 });
+
+test('an extend sent while its own release is under way, and run after it, says the lock was released', async () => {
+  // as on one Redis connection: the release is answered `ok`, then the
+  // extend behind it finds no lease (`expired`)
+  const store = new ScriptedStore();
+  const locks = manager(store);
+  const acquiring = locks.acquire('edge:extend-during-release', { ttl: 5000 });
+  await new Promise((resolve) => setImmediate(resolve));
+  store.acquires[0].resolve({ acquired: true, fences: [1], validityMs: 5000 });
+  const lock = await acquiring;
+  const releasing = lock.release();
+  const extending = lock.extend().catch((e: unknown) => e);
+  await releasing;
+  await new Promise((resolve) => setImmediate(resolve));
+  store.extensions[0].resolve('expired');
+  const extended = await extending;
+  expect(extended).toBeInstanceOf(LockLostError);
+  expect((extended as LockLostError).reason).toBe('released');
+});
