@@ -245,17 +245,15 @@ export class DistributedLockService implements OnApplicationShutdown {
       // 503 "retry shortly" would have the caller run it again. A lease that
       // ran out before the method completed (no timer had noticed yet) is a
       // lost lock: the method's end ran unprotected.
-      if (
-        completed &&
-        !heldAtEnd &&
-        error instanceof LockBackendUnavailableError
-      )
-        error = new LockLostError(lock!.keys, 'expired', { cause: error });
       if (completed && error instanceof LockBackendUnavailableError) {
-        this.logger.warn(
-          `${locked.className}.${locked.methodName} completed, but its lock "${keys.toString()}" could not be released (${error.message}); the lease runs out on its own.`,
-        );
-        return result;
+        if (!heldAtEnd)
+          error = new LockLostError(lock!.keys, 'expired', { cause: error });
+        else {
+          this.logger.warn(
+            `${locked.className}.${locked.methodName} completed, but its lock "${keys.toString()}" could not be released (${error.message}); the lease runs out on its own.`,
+          );
+          return result;
+        }
       }
       if (
         completed &&

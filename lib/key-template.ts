@@ -1,5 +1,5 @@
 import { InvalidLockKeyError } from './core/errors/invalid-lock-key.error.js';
-import { encodeKeyPart } from './core/lock-key.js';
+import { LONE_SURROGATE, encodeKeyPart } from './core/lock-key.js';
 import { InvalidLockKeyArgumentError } from './errors/invalid-lock-key-argument.error.js';
 import { InvalidLockTemplateError } from './errors/invalid-lock-template.error.js';
 import {
@@ -330,9 +330,6 @@ function isKey(value: unknown): value is string {
     typeof value === 'string' && value.length > 0 && !LONE_SURROGATE.test(value)
   );
 }
-
-/** A UTF-16 surrogate not part of a pair (the `u` flag matches code points). */
-const LONE_SURROGATE = /\p{Surrogate}/u;
 
 function describeKeys(value: unknown): string {
   if (Array.isArray(value))

@@ -157,8 +157,11 @@ export class LockKeyspace {
   }
 }
 
-/** A UTF-16 surrogate not part of a pair (the `u` flag matches code points). */
-const LONE_SURROGATE = /\p{Surrogate}/u;
+/**
+ * A UTF-16 surrogate not part of a pair (the `u` flag matches code points).
+ * @internal
+ */
+export const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /** The first 32 UTF-16 units of `key`, never cutting a surrogate pair in two. */
 function readableHead(key: string): string {

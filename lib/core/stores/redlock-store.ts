@@ -97,7 +97,8 @@ export class RedlockStore implements LockStore {
   private readonly owned: readonly LockStore[];
   private readonly driftFactor: number;
   /** Acquires not decided yet: close() lets them finish (and give back) first. */
-  private readonly rounds = new Set<Promise<unknown>>();
+  private undecided = 0;
+  private onDecided?: () => void;
   private closed = false;
 
   constructor(options: RedlockStoreOptions) {
@@ -152,7 +153,8 @@ export class RedlockStore implements LockStore {
     ttlMs: number,
   ): Promise<AcquireResult> {
     if (this.closed) return Promise.reject(closedError());
-    const result = new Promise<AcquireResult>((resolve, reject) => {
+    this.undecided++;
+    return new Promise<AcquireResult>((resolve, reject) => {
       const round = new AcquireRound(
         this,
         this.stragglers,
@@ -171,10 +173,6 @@ export class RedlockStore implements LockStore {
           round.fail,
         );
     });
-    const settled = result.then(noop, noop);
-    this.rounds.add(settled);
-    void settled.then(() => this.rounds.delete(settled));
-    return result;
   }
 
   /**
@@ -283,13 +281,19 @@ export class RedlockStore implements LockStore {
     // NOTE: an acquire still undecided (masters split, the deciding one
     // slow) gives back what it took once it is decided: the masters' stores
     // must still be open then, or its grants block the key for the ttl.
-    while (this.rounds.size > 0) await Promise.all([...this.rounds]);
+    if (this.undecided > 0)
+      await new Promise<void>((resolve) => (this.onDecided = resolve));
     await Promise.all(this.owned.map((store) => store.close()));
   }
 
   /** close() was called. @internal */
   get closing(): boolean {
     return this.closed;
+  }
+
+  /** An acquire was decided (its give-back, if any, already sent). @internal */
+  decided(): void {
+    if (--this.undecided === 0) this.onDecided?.();
   }
 
   /** The drift allowance for a lease of `ttl` ms. @internal */
@@ -396,6 +400,11 @@ class AcquireRound {
     if (this.done) return;
     this.done = true;
     if (this.waiting) this.stragglers.delete(this);
+    this.decide();
+    this.owner.decided();
+  }
+
+  private decide(): void {
     const { owner, ttl } = this;
     const elapsed = performance.now() - this.startedAt;
     // NOTE: a master (a LockStore of yours) may grant a shorter lease than
