@@ -97,7 +97,10 @@ export interface DistributedLockModuleOptions {
   prefix?: string;
   /**
    * Upper bound in ms for connecting and for each Redis operation: an
-   * unreachable Redis fails a call within about this long (HTTP 503).
+   * unreachable Redis fails a call within about this long (HTTP 503). For
+   * the connection the module opens (`url`, `redisOptions`) and for a
+   * `client` without a `commandTimeout` of its own (with one, that one
+   * applies). Refused beside `store`: a store has its own.
    * @default 1000
    */
   operationTimeout?: number;
@@ -299,6 +302,16 @@ function validateConnection(options: DistributedLockModuleOptions): void {
       options.store,
     );
   }
+  // NOTE: a store was built with its own timeout (RedisLockStore,
+  // RedlockStore: `operationTimeout` in their own options); the module's
+  // would be ignored without a word, and an outage would answer 503 later
+  // than the option says.
+  if (options.store !== undefined && options.operationTimeout !== undefined)
+    failModule(
+      'operationTimeout',
+      'has no effect with "store": give it to the store itself (new RedisLockStore({ ..., operationTimeout }))',
+      options.operationTimeout,
+    );
   if (
     options.client !== undefined &&
     !hasMethods(options.client, ['evalsha', 'duplicate'])

@@ -236,7 +236,7 @@ describe('startup validation', () => {
       /option "defaults\.ttl" must be a number of milliseconds from 10 to 2147483647/,
     ],
     [
-      { store: new MemoryLockStore(), operationTimeout: 3_000_000_000 },
+      { url: 'redis://127.0.0.1:1', operationTimeout: 3_000_000_000 },
       /option "operationTimeout" must be a number of milliseconds from 1 to 2147483647/,
     ],
     [
@@ -275,6 +275,10 @@ describe('startup validation', () => {
     [
       { store: new MemoryLockStore(), url: 'redis://127.0.0.1:1' },
       /cannot be combined with store/,
+    ],
+    [
+      { store: new MemoryLockStore(), operationTimeout: 150 },
+      /option "operationTimeout" has no effect with "store"/,
     ],
   ])(
     'rejects invalid module options at startup (%#)',

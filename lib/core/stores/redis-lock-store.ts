@@ -23,10 +23,11 @@ import { MAX_TIMER_DELAY, assertDuration } from '../lock-options.js';
 /** How the Redis store reaches Redis, and its own limits. */
 export interface RedisLockStoreOptions {
   /**
-   * An ioredis client you own (`Redis`, or a `Cluster` where every lock lives
-   * in one slot). The store never closes it; it only duplicates it once for
-   * its subscriber connection. Set `commandTimeout` on it yourself to keep
-   * operations bounded while Redis is down.
+   * An ioredis client you own (`Redis`, or a `Cluster`: the Redis keys of
+   * one lock key share a slot, those of a multi-key lock do not). The store
+   * never closes it; it only duplicates it once for its subscriber
+   * connection. Without a `commandTimeout` of its own, the store bounds each
+   * call by `operationTimeout`.
    */
   client?: Redis | Cluster;
   /** A Redis URL (`redis://host:port/db`), used when no client is given. */
@@ -35,8 +36,9 @@ export interface RedisLockStoreOptions {
   redisOptions?: RedisOptions;
   /**
    * Upper bound, in ms, for connecting and for each command on clients the
-   * store creates: an unreachable Redis fails an operation within about this
-   * long with {@link LockBackendUnavailableError}.
+   * store creates, and for each call on a passed-in client without a
+   * `commandTimeout`: an unreachable Redis fails an operation within about
+   * this long with {@link LockBackendUnavailableError}.
    * @default 1000
    */
   operationTimeout?: number;
