@@ -182,7 +182,8 @@ export async function createContender(name, { urls, tuned = false }) {
       };
     }
     case 'semaphore': {
-      const { Mutex, RedlockMutex } = await import('redis-semaphore');
+      const { Mutex, RedlockMutex, TimeoutError } =
+        await import('redis-semaphore');
       const nodes = urls.map(() => client());
       return {
         ...base,
@@ -195,7 +196,9 @@ export async function createContender(name, { urls, tuned = false }) {
               await mutex.acquire();
               return mutex;
             } catch (error) {
-              if (error?.name !== 'TimeoutError') throw error;
+              // NOTE: redis-semaphore's TimeoutError does not set `name`
+              // (it reads 'Error'): test the class.
+              if (!(error instanceof TimeoutError)) throw error;
               counter.gaveUp++;
             }
           }
