@@ -73,7 +73,14 @@ async function worker(id) {
 ready();
 await started;
 const loops = Array.from({ length: workers }, (_, id) => worker(id));
-loops.forEach((loop) => loop.catch((error) => console.error(error)));
+// NOTE: a worker that throws would leave its row with fewer contenders and
+// nothing in the table to say so: the process fails, and with it the run.
+loops.forEach((loop) =>
+  loop.catch((error) => {
+    console.error(error);
+    process.exit(1);
+  }),
+);
 await measured;
 measureStart = now();
 const requestsBefore = lock.counter.requests;
