@@ -19,8 +19,16 @@ export function spawnScenario(name, params, execArgv = []) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiting = new Map();
-  const next = (type) => new Promise((resolve) => waiting.set(type, resolve));
-  const ready = next('ready');
+  let exited;
+  // NOTE: a child that dies before sending `type` rejects the wait (one
+  // that failed to connect would otherwise leave the run waiting forever).
+  const next = (type) =>
+    Promise.race([
+      new Promise((resolve) => waiting.set(type, resolve)),
+      exited.then(() => {
+        throw new Error(`${name} exited before sending '${type}'`);
+      }),
+    ]);
   const result = new Promise((resolve, reject) => {
     child.on('message', (message) => {
       if (message.type === 'result') resolve(message);
@@ -33,6 +41,12 @@ export function spawnScenario(name, params, execArgv = []) {
     child.once('error', reject);
   });
   result.catch(() => {});
+  exited = new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.once('error', resolve);
+  });
+  const ready = next('ready');
+  ready.catch(() => {});
   return {
     pid: child.pid,
     ready,
