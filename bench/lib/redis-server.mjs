@@ -35,15 +35,30 @@ export async function startRedisServer() {
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => 20 });
   probe.on('error', () => {});
-  for (let i = 0; i < 250; i++) {
-    try {
-      await probe.connect();
-      break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+  // NOTE: one connect(); ioredis retries by itself every 20 ms until the
+  // server listens (a second connect() would only say "already connecting").
+  probe.connect().catch(() => {});
+  const deadline = performance.now() + 5000;
+  while (probe.status !== 'ready') {
+    if (
+      child.exitCode !== null ||
+      child.signalCode !== null ||
+      performance.now() > deadline
+    ) {
+      probe.disconnect();
+      child.kill('SIGKILL');
+      throw new Error(`redis-server on port ${port} did not start`);
     }
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  await probe.ping();
+  // NOTE: the port was free when probed, not necessarily when redis-server
+  // bound it: make sure this is the server started here before flushing it.
+  const pid = Number(/process_id:(\d+)/.exec(await probe.info('server'))[1]);
+  if (pid !== child.pid) {
+    probe.disconnect();
+    child.kill('SIGKILL');
+    throw new Error(`port ${port} is another redis-server's (pid ${pid})`);
+  }
   return {
     url,
     client: probe,
