@@ -287,13 +287,17 @@ async function scenario2(servers) {
       mode,
     });
     sets[mode] = set;
+    // NOTE: in natural order a peer at its defaults can outrun every tuned
+    // row (one worker keeps the key), so 2a's column is against the fastest
+    // row of any setting; 2b's against the best tuned, as its target.
+    const reference = mode === 'natural' ? set.bestAny : set.bestTuned;
     emit(
       table(
         `Scenario 2${mode === 'natural' ? 'a' : 'b'}: contended, 1 process x 20 workers on one key, ${mode === 'natural' ? 'natural order' : 'forced handoff (a worker that released steps aside until another acquired)'}`,
         CONTENDED_HEADERS,
-        contendedRows(set.results, set.bestTuned.r),
+        contendedRows(set.results, reference.r),
         [
-          `Best peer: ${label(set.bestTuned.config)} (best tuned); at defaults: ${label(set.bestDefault.config)}. ${ROUNDS_NOTE()}`,
+          `Best peer: ${label(reference.config)} (${mode === 'natural' ? 'any setting' : 'best tuned'}); at defaults: ${label(set.bestDefault.config)}. ${ROUNDS_NOTE()}`,
           ...CONTENDED_NOTES,
         ],
       ),
