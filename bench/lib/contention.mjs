@@ -136,6 +136,7 @@ function summarize(results, { seconds, commands, counted, workers }) {
     // gap: a turn between processes wakes one that sat idle.
     turnShare: grants.length > 1 ? turnGaps.length / (grants.length - 1) : NaN,
     turnGapP50: percentile(turnGaps, 50),
+    turnGapP99: percentile(turnGaps, 99),
     gaveUp: results.reduce((sum, r) => sum + r.gaveUp, 0),
   };
 }
