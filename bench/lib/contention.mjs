@@ -89,7 +89,11 @@ function summarize(results, { seconds, commands, counted, workers }) {
   // NOTE: overlaps in one process are counted by that process over the
   // whole run (warm-up included); across processes, from the grants of the
   // measured window.
-  let overlaps = results.reduce((sum, result) => sum + result.overlaps, 0);
+  const localOverlaps = results.reduce(
+    (sum, result) => sum + result.overlaps,
+    0,
+  );
+  let overlaps = localOverlaps;
   for (let i = 1; i < grants.length; i++) {
     const [previous, next] = [grants[i - 1], grants[i]];
     const gap = next.grantedAt - previous.releasedAt;
@@ -131,6 +135,7 @@ function summarize(results, { seconds, commands, counted, workers }) {
     commands,
     lostUpdates: sections - counted,
     overlaps,
+    localOverlaps,
     sameWorkerShare: grants.length > 1 ? sameWorker / (grants.length - 1) : NaN,
     // Grants that went to another process than the previous one, and their
     // gap: a turn between processes wakes one that sat idle.
@@ -159,6 +164,7 @@ export function combineRounds(rounds) {
     'seconds',
     'lostUpdates',
     'overlaps',
+    'localOverlaps',
     'gaveUp',
   ])
     combined[field] = rounds.reduce((sum, round) => sum + round[field], 0);
