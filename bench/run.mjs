@@ -222,6 +222,18 @@ const CONTENDED_HEADERS = [
   'same worker',
   'lost/overlap',
 ];
+/**
+ * Which rows had waits that reached the contender's retry limit (each was
+ * asked again at once, as an application loop would; see contenders.mjs).
+ */
+function gaveUpNote(results) {
+  const rows = results.filter(({ r }) => r.gaveUp > 0);
+  return `Waits that reached a retry limit and were asked again: ${
+    rows.length
+      ? rows.map(({ config, r }) => `${label(config)} ${r.gaveUp}`).join(', ')
+      : 'none'
+  }.`;
+}
 const CONTENDED_NOTES = [
   'Times in ms. gap: from a holder starting its release to the next grant. hold: a critical section (GET, 1 ms, SET); held: the share of the measured time the key was held, which bounds acq/s at held / hold (at 100 %, only shorter critical sections go faster). waits include those still under way when the run stops (as lower bounds). p99/FCFS: p99 wait over the first-come-first-served wait at the same rate ((workers-1)/rate).',
   'req/acq: requests sent by the lock clients per acquisition (release included); cmd/acq: Redis commands run (INFO commandstats, commands inside scripts included, SUBSCRIBE too).',
@@ -303,6 +315,7 @@ async function scenario2(servers) {
         [
           `Best peer: ${label(reference.config)} (${mode === 'natural' ? 'any setting' : 'best tuned'}); at defaults: ${label(set.bestDefault.config)}. ${ROUNDS_NOTE()}`,
           ...CONTENDED_NOTES,
+          gaveUpNote(set.results),
         ],
       ),
     );
@@ -397,6 +410,7 @@ async function scenario3(servers) {
       [
         `Best peer (any setting): ${label(best.config)}. ${ROUNDS_NOTE()}`,
         ...CONTENDED_NOTES.slice(0, 3),
+        gaveUpNote(set.results),
         `Turns between processes (share of grants that went to another process than the previous one, and their gap p50 in ms): ${set.results
           .map(
             ({ config, r }) =>
