@@ -628,6 +628,10 @@ export class LockManager {
     const granted = waiter?.granted;
     if (granted && !(granted instanceof Lock) && granted.token === token)
       throw error;
+    // NOTE: the same holds when the grant went to another local waiter (this
+    // one had a lock passed on meanwhile, or gave up): that waiter holds the
+    // key with this token, and giving the ticket up would free it under it.
+    if (queue && this.grantTaken(request.storeKeys[0], token)) throw error;
     // NOTE: the command may still run on the server (a timeout is not a
     // refusal), the waiter may have given up while it was in flight, and a
     // script that failed midway (WRONGTYPE on a queue key) keeps what it
@@ -641,6 +645,24 @@ export class LockManager {
       () => this.releaseQuietly(request.storeKeys, token),
     );
     throw error;
+  }
+
+  /**
+   * A grant to the ticket `token` reached a local waiter of `storeKey`: one
+   * still has it, or it became a lock that this process holds.
+   */
+  private grantTaken(storeKey: string, token: string): boolean {
+    if (this.held.has(token)) return true;
+    const waiters = this.queues.get(storeKey)?.waiters;
+    return (
+      waiters !== undefined &&
+      waiters.some(
+        ({ granted }) =>
+          granted !== undefined &&
+          !(granted instanceof Lock) &&
+          granted.token === token,
+      )
+    );
   }
 
   /**

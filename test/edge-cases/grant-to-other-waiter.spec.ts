@@ -1,0 +1,86 @@
+/**
+ * a waiter whose refresh attempt fails gives its ticket up (a
+ * dequeue by token, then a release by token). When the grant to that very
+ * ticket already reached another local waiter of the process, that waiter
+ * holds the key with the ticket's token: giving the ticket up then frees the
+ * key under it, and another owner takes it while it still holds it.
+ *
+ * How the grant reaches another waiter: the head of the line is attempting
+ * (a refresh of its place, with the ticket's token) when a local holder
+ * passes its lock to it; the holder's lease had been lost (its handoff is
+ * refused), so the key was free and went to the process's ticket, which the
+ * next local waiter takes. Then the head's attempt gets no answer.
+ */
+import { LockManager, RedisLockStore, type Lock } from '../../lib/index.js';
+import { CountingQueueingStore } from '../support/counting-store.js';
+import { sleep } from '../support/redis-harness.js';
+import { useRedis } from '../support/redis-fixture.js';
+
+const redis = useRedis();
+const opened: LockManager[] = [];
+
+function processLocks() {
+  const store = new CountingQueueingStore(
+    new RedisLockStore({ url: redis.server.url }),
+  );
+  const locks = new LockManager({ store });
+  opened.push(locks);
+  return { store, locks };
+}
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((locks) => locks.close()));
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(5);
+}
+
+test('a failed refresh attempt does not give up a ticket whose grant another local waiter holds', async () => {
+  const key = 'review:retire';
+  const storeKey = `lock:{${key}}`;
+  const { store, locks } = processLocks();
+  const other = processLocks();
+  const holder = await locks.acquire(key, { ttl: 20_000 });
+  // the head of the line: refused, its ticket is in Redis's line
+  let headLock: Lock | undefined;
+  const head = locks
+    .acquire(key, { ttl: 20_000, waitTimeout: 20_000 })
+    .then((taken) => (headLock = taken));
+  await until(() => store.calls.acquire === 2);
+  const next = locks.acquire(key, { ttl: 20_000, waitTimeout: 20_000 });
+  await sleep(20);
+  // the head renews its place about a second later: that attempt runs, but
+  // its answer comes late and is an error
+  store.acquireReplyDelay = 600;
+  store.failAcquireAfterRun = 1;
+  await until(() => store.calls.acquire === 3);
+  store.acquireReplyDelay = 0;
+  await sleep(50);
+  // meanwhile the holder's lease is lost (a Redis restart, an eviction)...
+  await redis.admin.del(storeKey);
+  // ...and it releases: its lock is passed to the head (the store refuses
+  // that handoff, the lease being gone)
+  await holder.release().catch(() => undefined);
+  // another process finds the key free: it goes to this process's ticket,
+  // which the next local waiter takes
+  expect(await other.locks.tryAcquire(key)).toBeNull();
+  const lock = await next;
+  expect(lock.isHeld).toBe(true);
+  // the head's attempt fails now; it goes on waiting
+  await sleep(800);
+  const otherLock = await other.locks.tryAcquire(key);
+  expect({
+    held: lock.isHeld,
+    value: await redis.admin.get(storeKey),
+    headAlsoHolds: headLock?.isHeld ?? false,
+    otherAlsoHolds: otherLock?.isHeld ?? false,
+  }).toEqual({
+    held: true,
+    value: expect.stringContaining(`:${lock.token}`),
+    headAlsoHolds: false,
+    otherAlsoHolds: false,
+  });
+  await lock.release();
+  await (await head).release();
+}, 20_000);
