@@ -522,7 +522,10 @@ export class LockManager {
         );
       },
       (error: unknown) => {
-        if (single !== undefined) this.leaveFlight(single);
+        if (single !== undefined) {
+          this.failLine(single, error);
+          this.leaveFlight(single);
+        }
         throw this.closed ? closedError() : error;
       },
     );
@@ -532,6 +535,26 @@ export class LockManager {
     return options.signal && waits
       ? abortable(taken, options.signal, request.keys)
       : taken;
+  }
+
+  /**
+   * The store did not answer an attempt for `storeKey`: the local waiters
+   * in line behind it (who never ask the store themselves while another
+   * attempt is under way) fail with the same error now, instead of one per
+   * operation timeout as each becomes first in line, and instead of a
+   * LockWaitTimeoutError (contention) for those still in line at their
+   * waitTimeout. A waiter that a lock or grant already reached keeps it.
+   */
+  private failLine(
+    storeKey: string,
+    error: unknown,
+    except?: LockWaiter,
+  ): void {
+    if (!(error instanceof LockBackendUnavailableError)) return;
+    const waiters = this.queues.get(storeKey)?.waiters;
+    if (!waiters) return;
+    for (const waiter of waiters)
+      if (waiter !== except && !waiter.granted) waiter.fail(error);
   }
 
   private leaveFlight(storeKey: string): void {
@@ -823,6 +846,7 @@ export class LockManager {
           // NOTE: a grant that came meanwhile is the lock this attempt was
           // for (a store call that failed after it is beside the point).
           if (waiter.granted && !waiter.cancelled) continue;
+          if (single) this.failLine(single.key, error, waiter);
           throw error;
         }
         if (result.acquired) {
