@@ -1358,9 +1358,13 @@ function abortable(
   });
 }
 
-/** Records when the holder's lease ends, by a refusal's `retryAfterMs`. */
+/**
+ * Records when the holder's lease ends, by a refusal's `retryAfterMs`
+ * (`Infinity`: the key has no expiry, -1).
+ */
 function noteLeaseEnd(queue: KeyQueue, retryAfterMs: number): void {
   if (retryAfterMs > 0) queue.leaseEndsAt = performance.now() + retryAfterMs;
+  else if (retryAfterMs < 0) queue.leaseEndsAt = Infinity;
 }
 
 /** `fn(lock)` as a promise, a synchronous throw included. */

@@ -88,10 +88,15 @@ export class LockWaiter {
 
   /**
    * The holder's lease left: from this waiter's last refusal, or the key's
-   * (a waiter queued behind others of its process never asks itself).
+   * (a waiter queued behind others of its process never asks itself); -1
+   * for a key without expiry.
    */
   private retryAfterNow(): number {
     const end = this.leaseEndsAt?.();
+    // NOTE: the last refusal found a key without expiry (-1): say so, as a
+    // single attempt's LockNotAcquiredError does.
+    if (end === Infinity || (end === undefined && this.retryAfterMs < 0))
+      return -1;
     const known = end === undefined ? 0 : Math.round(end - performance.now());
     return Math.max(this.retryAfterMs, known, 0);
   }

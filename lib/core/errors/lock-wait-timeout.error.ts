@@ -13,6 +13,6 @@ export class LockWaitTimeoutError extends LockNotAcquiredError {
     readonly waitedMs: number,
   ) {
     super(keys, retryAfterMs);
-    this.message = `Timed out after ${waitedMs} ms waiting for lock "${keys.join('", "')}"; the holder's lease runs ${retryAfterMs} ms more. Raise waitTimeout or shorten the work done under the lock.`;
+    this.message = `Timed out after ${waitedMs} ms waiting for lock "${keys.join('", "')}"; ${retryAfterMs >= 0 ? `the holder's lease runs ${retryAfterMs} ms more` : 'its key has no expiry'}. Raise waitTimeout or shorten the work done under the lock.`;
   }
 }
