@@ -96,6 +96,7 @@ export class MemoryLockStore implements QueueingLockStore {
         expiresAt: now + ttlMs,
         marked: line !== undefined && line.length > 0,
       });
+      if (line) this.dropIfEmpty(key, line);
       return fresh;
     });
     return { acquired: true, fences };
@@ -164,7 +165,10 @@ export class MemoryLockStore implements QueueingLockStore {
     const now = this.tick();
     const queue = this.queues.get(key);
     const index = queue?.findIndex((ticket) => ticket.token === token) ?? -1;
-    if (index >= 0) queue!.splice(index, 1);
+    if (index >= 0) {
+      queue!.splice(index, 1);
+      this.dropIfEmpty(key, queue!);
+    }
     const entry = this.live(key, now);
     if (entry?.token === token) this.handOver(key, entry, now);
   }
@@ -237,7 +241,9 @@ export class MemoryLockStore implements QueueingLockStore {
 
   /** Grants `key` to its first ticket (which must be live); answers the lease. */
   private grantTicket(key: string, now: number): number {
-    const ticket = this.queues.get(key)!.shift()!;
+    const queue = this.queues.get(key)!;
+    const ticket = queue.shift()!;
+    this.dropIfEmpty(key, queue);
     const fence = this.nextFence();
     // NOTE: a short first lease, as in the Redis scripts (GRANT_LEASE_MS).
     const lease = Math.min(ticket.ttl, GRANT_LEASE_MS);
@@ -258,6 +264,15 @@ export class MemoryLockStore implements QueueingLockStore {
       for (const listener of [...this.grantListeners]) listener(grant);
     });
     return lease;
+  }
+
+  /**
+   * Forgets the wait queue of a key once nobody is in it: a key whose last
+   * waiter gave up or was granted it may never be used again.
+   */
+  private dropIfEmpty(key: string, queue: Ticket[]): void {
+    if (queue.length === 0 && this.queues.get(key) === queue)
+      this.queues.delete(key);
   }
 
   /** The first ticket in line that is still live; dead ones are dropped. */
