@@ -1291,6 +1291,14 @@ export class LockManager {
       if (!lock.lostReason && now > lock.leaseGoneBy + FORGET_MARGIN_MS)
         this.held.delete(token);
     this.sweepAbove = Math.max(SWEEP_MIN_LOCKS, 2 * this.held.size);
+    // NOTE: a streak of local handoffs ends with the last lock of the chain;
+    // one left to run out never releases, which is what ends it otherwise.
+    if (this.streaks.size === 0) return;
+    const chained = new Set<string>();
+    for (const lock of this.held.values())
+      if (lock.storeKeys.length === 1) chained.add(lock.storeKeys[0]);
+    for (const key of this.streaks.keys())
+      if (!chained.has(key)) this.streaks.delete(key);
   }
 
   private onReleased(lock: Lock, freed: boolean): void {
