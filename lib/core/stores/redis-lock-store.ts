@@ -332,14 +332,22 @@ export class RedisLockStore implements QueueingLockStore {
   }
 
   /**
-   * A duplicate of `client` that subscribes again after a reconnect itself.
+   * A duplicate of `client` that subscribes again after a reconnect itself,
+   * and queues its commands while it connects.
    * NOTE: ioredis's own resubscription sends SUBSCRIBE with no handler for
    * its failure: a connection that drops again before the answer (or a
    * server that refuses the command) would end in an unhandled rejection,
    * which stops a Node process. The channels are this store's own list.
    */
   private standaloneSubscriber(client: Redis): Redis {
-    const subscriber = client.duplicate({ autoResubscribe: false });
+    // NOTE: with the offline queue on, whatever the client's setting: the
+    // connection is new, so a SUBSCRIBE sent at once (first use) would fail
+    // while it connects. It stays bounded (commandTimeout, or the store's
+    // own bound), as every call is.
+    const subscriber = client.duplicate({
+      autoResubscribe: false,
+      enableOfflineQueue: true,
+    });
     let connected = false;
     subscriber.on('ready', () => {
       const channels = [...this.subscribing.keys()];
