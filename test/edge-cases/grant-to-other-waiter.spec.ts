@@ -1,5 +1,5 @@
 /**
- * a waiter whose refresh attempt fails gives its ticket up (a
+ * A waiter whose refresh attempt fails gives its ticket up (a
  * dequeue by token, then a release by token). When the grant to that very
  * ticket already reached another local waiter of the process, that waiter
  * holds the key with the ticket's token: giving the ticket up then frees the

@@ -1,5 +1,5 @@
 /**
- * the memory store's wait queue of a key must go once nobody waits
+ * The memory store's wait queue of a key must go once nobody waits
  * for the key, whether the last waiter gave up or was granted the key; a
  * lock taken for its ttl and left to run out (a throttle) is a supported
  * use, and a process that locks many distinct keys must not grow without

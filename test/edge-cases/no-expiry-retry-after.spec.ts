@@ -1,5 +1,5 @@
 /**
- * a key held without expiry (written by something else: PTTL -1)
+ * A key held without expiry (written by something else: PTTL -1)
  * refuses with `retryAfterMs` -1, which LockNotAcquiredError documents as
  * "the key has no expiry". A wait for such a key that times out must say
  * the same (LockWaitTimeoutError is a LockNotAcquiredError), not that the

@@ -1,5 +1,5 @@
 /**
- * callers waiting in one process for the same key are served by one
+ * Callers waiting in one process for the same key are served by one
  * attempt at a time (the first in line asks Redis for all of them). When
  * Redis stops answering, that attempt fails with LockBackendUnavailableError
  * after the operation timeout, and so must the callers behind it: an outage

@@ -1,5 +1,5 @@
 /**
- * the manager's count of local handoffs per key (localHandoffs)
+ * The manager's count of local handoffs per key (localHandoffs)
  * must go once no lock of the process holds the key. A lock taken for its
  * ttl and left to run out is a supported use (the manager stops tracking
  * such locks, see sweepHeld); the streak kept beside it must go too, or a

@@ -1,5 +1,5 @@
 /**
- * a client passed in by the user with `enableOfflineQueue: false`
+ * A client passed in by the user with `enableOfflineQueue: false`
  * (the usual ioredis setting to fail fast while disconnected), connected
  * and ready. The store opens its subscriber connection (a duplicate of that
  * client) on first use and subscribes at once: with the offline queue off,
