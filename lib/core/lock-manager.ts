@@ -851,6 +851,11 @@ export class LockManager {
         }
         if (result.acquired) {
           if (ticket && single?.ticket === ticket) single!.ticket = undefined;
+          // NOTE: the grant to this ticket reached another local waiter
+          // before the attempt ran (this one had a lock passed on then): the
+          // attempt found the key held by its own token, which is that
+          // waiter's lock, and took nothing of its own.
+          if (ticket && this.grantTaken(single!.key, token)) continue;
           // NOTE: a lock passed on meanwhile cannot hold the key this attempt
           // took (its handoff is refused): let it go.
           this.dropPassed(waiter);

@@ -84,3 +84,49 @@ test('a failed refresh attempt does not give up a ticket whose grant another loc
   await lock.release();
   await (await head).release();
 }, 20_000);
+
+test('a refresh attempt that reaches Redis after the grant to its ticket went to another local waiter makes no second holder and does not cut its lease', async () => {
+  const key = 'review:late-refresh';
+  const storeKey = `lock:{${key}}`;
+  const { store, locks } = processLocks();
+  const other = processLocks();
+  const holder = await locks.acquire(key, { ttl: 20_000 });
+  let headLock: Lock | undefined;
+  const head = locks
+    .acquire(key, { ttl: 5_000, waitTimeout: 20_000 })
+    .then((taken) => (headLock = taken));
+  await until(() => store.calls.acquire === 2);
+  const next = locks.acquire(key, { ttl: 20_000, waitTimeout: 20_000 });
+  await sleep(20);
+  // the head renews its place about a second later: that attempt (with the
+  // ticket's token) reaches Redis only after what follows
+  store.acquireDelay = 600;
+  await until(() => store.calls.acquire === 3);
+  store.acquireDelay = 0;
+  await sleep(50);
+  // the holder's lease is lost, it releases (its lock is passed to the
+  // head, a handoff the store refuses), and the free key goes to this
+  // process's ticket, which the next local waiter takes
+  await redis.admin.del(storeKey);
+  await holder.release().catch(() => undefined);
+  expect(await other.locks.tryAcquire(key)).toBeNull();
+  const lock = await next;
+  expect(lock.isHeld).toBe(true);
+  // the new holder extends its lease before the head's attempt lands
+  await lock.extend(60_000);
+  // the head's attempt (ttl 5 s) now finds the key held by its own token
+  await sleep(800);
+  expect({
+    held: lock.isHeld,
+    value: await redis.admin.get(storeKey),
+    leaseCut: (await redis.admin.pttl(storeKey)) < 50_000,
+    headAlsoHolds: headLock?.isHeld ?? false,
+  }).toEqual({
+    held: true,
+    value: expect.stringContaining(`:${lock.token}`),
+    leaseCut: false,
+    headAlsoHolds: false,
+  });
+  await lock.release();
+  await (await head).release();
+}, 20_000);

@@ -7,10 +7,12 @@
  *
  * Each request is decided on its own, in order.
  *
- * A key already held by the token is granted again with its lease renewed and
- * its fence kept, so that a command resent after a reconnect can neither fail
- * its own acquire nor hand out a second fence. A new grant's fence is the
- * server clock in microseconds.
+ * A key already held by the token is granted again with its fence kept and
+ * its lease renewed, never shortened, so that a command resent after a
+ * reconnect can neither fail its own acquire nor hand out a second fence,
+ * and a late attempt with a ticket's token cannot cut the lease of the local
+ * waiter its grant went to (that waiter may have extended it already). A new
+ * grant's fence is the server clock in microseconds.
  *
  * A refused request marks every key held by another owner (see
  * SCRIPT_PRELUDE), so that its release wakes or grants the waiters.
@@ -23,6 +25,11 @@
  * the client's ticket to this token.
  */
 export const ACQUIRE_LUA = `
+-- A key the token already holds: its lease becomes ttl unless it is longer.
+local function renew_own(key, ttl)
+  local left = redis.call('PTTL', key)
+  if left >= 0 and left < tonumber(ttl) then redis.call('PEXPIRE', key, ttl) end
+end
 -- One key: SET NX first (the common, free case costs one write and a look
 -- at the queue). Returns the competing lease, or -2 when granted.
 local function acquire_one(key, token, ttl, queues)
@@ -47,7 +54,7 @@ local function acquire_one(key, token, ttl, queues)
   if not value then return 0 end
   local own = fence_of(value, token)
   if own then
-    redis.call('PEXPIRE', key, ttl)
+    renew_own(key, ttl)
     push(1)
     push(own)
     return -2
@@ -81,7 +88,7 @@ local function acquire_all(last, token, ttl)
   push(1)
   for i = first, last do
     if own[i] then
-      redis.call('PEXPIRE', KEYS[i], ttl)
+      renew_own(KEYS[i], ttl)
       push(own[i])
     else
       redis.call('SET', KEYS[i], fence_text .. ':' .. token, 'PX', ttl)

@@ -83,7 +83,8 @@ export class MemoryLockStore implements QueueingLockStore {
     const fences = keys.map((key) => {
       const entry = this.live(key, now);
       if (entry) {
-        entry.expiresAt = now + ttlMs;
+        // NOTE: renewed, never shortened (as in the Redis script).
+        entry.expiresAt = Math.max(entry.expiresAt, now + ttlMs);
         return entry.fence;
       }
       // NOTE: a request taking its own turn leaves the rest of the line
