@@ -143,6 +143,8 @@ export class LockManager {
    * that attempt takes its own when it is refused.
    */
   private readonly earlyGrants = new Map<string, GrantNotice>();
+  /** Tokens of grants to this process's place in line being given back. */
+  private readonly givenBack = new Set<string>();
   /**
    * Store calls under way that close() lets finish before it closes the
    * store: attempts, and the releases and dequeues that clean up after them.
@@ -717,17 +719,33 @@ export class LockManager {
     storeKeys: readonly string[],
     token: string,
     attempt = 1,
+    settled?: () => void,
   ): void {
-    this.tracked(() => this.store.release(storeKeys, token)).catch(
+    this.tracked(() => this.store.release(storeKeys, token)).then(
+      settled,
       (error: unknown) => {
         if (attempt >= 3 || !(error instanceof LockBackendUnavailableError))
-          return;
+          return settled?.();
         const retry = setTimeout(
-          () => this.releaseQuietly(storeKeys, token, attempt + 1),
+          () => this.releaseQuietly(storeKeys, token, attempt + 1, settled),
           500 * attempt,
         );
         retry.unref();
       },
+    );
+  }
+
+  /**
+   * Gives back a grant to this process's place in line that no local waiter
+   * can take. NOTE: a refresh of that place (an attempt with the same token)
+   * may still be on its way: it then finds the key held by its own token,
+   * and the release, which the store runs after it, frees the key: that
+   * answer is no lock (see wait), as long as the release is under way.
+   */
+  private giveBack(storeKey: string, token: string): void {
+    this.givenBack.add(token);
+    this.releaseQuietly([storeKey], token, 1, () =>
+      this.givenBack.delete(token),
     );
   }
 
@@ -851,11 +869,16 @@ export class LockManager {
         }
         if (result.acquired) {
           if (ticket && single?.ticket === ticket) single!.ticket = undefined;
-          // NOTE: the grant to this ticket reached another local waiter
-          // before the attempt ran (this one had a lock passed on then): the
-          // attempt found the key held by its own token, which is that
-          // waiter's lock, and took nothing of its own.
-          if (ticket && this.grantTaken(single!.key, token)) continue;
+          // NOTE: the grant to this ticket reached another local waiter, or
+          // was given back, before the attempt ran (this one had a lock
+          // passed on then): the attempt found the key held by its own
+          // token, which is that waiter's lock or about to be freed, and
+          // took nothing of its own.
+          if (
+            ticket &&
+            (this.grantTaken(single!.key, token) || this.givenBack.has(token))
+          )
+            continue;
           // NOTE: a lock passed on meanwhile cannot hold the key this attempt
           // took (its handoff is refused): let it go.
           this.dropPassed(waiter);
@@ -951,7 +974,7 @@ export class LockManager {
       ttl: grant.ttl,
       startedAt: this.grantedAt(ticket, grant),
     });
-    if (!taken) this.releaseQuietly([grant.key], grant.token);
+    if (!taken) this.giveBack(grant.key, grant.token);
   }
 
   /**
@@ -1050,7 +1073,7 @@ export class LockManager {
     // passes it on to the next local waiter when there is one.
     if (late instanceof Lock) this.dropPassed(waiter);
     else if (late && !this.give(queue, late))
-      this.releaseQuietly([queue.key], late.token);
+      this.giveBack(queue.key, late.token);
     const head = index === 0 ? queue.waiters[0] : undefined;
     // NOTE: a queued head asks at once, to take this process's next place in
     // line, unless a local handoff left that place in line (then it renews it

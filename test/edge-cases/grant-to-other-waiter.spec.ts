@@ -130,3 +130,45 @@ test('a refresh attempt that reaches Redis after the grant to its ticket went to
   await lock.release();
   await (await head).release();
 }, 20_000);
+
+test('a grant given back while a refresh with its token is in flight makes no holder of that refresh', async () => {
+  const key = 'review:given-back';
+  const storeKey = `lock:{${key}}`;
+  const { store, locks } = processLocks();
+  const other = processLocks();
+  // NOTE: calls on one connection keep their order: a release sent after a
+  // (delayed) acquire runs after it, as the Redis store makes sure itself.
+  const release = store.release.bind(store);
+  const delayed = (store as unknown as { delayed: Set<Promise<void>> }).delayed;
+  store.release = async (keys, token) => {
+    await Promise.all(delayed);
+    return release(keys, token);
+  };
+  const holder = await locks.acquire(key, { ttl: 20_000 });
+  let headLock: Lock | undefined;
+  const head = locks
+    .acquire(key, { ttl: 20_000, waitTimeout: 20_000 })
+    .then((taken) => (headLock = taken));
+  await until(() => store.calls.acquire === 2);
+  // the head renews its place: that attempt (with the ticket's token)
+  // reaches Redis only after what follows
+  store.acquireDelay = 600;
+  await until(() => store.calls.acquire === 3);
+  store.acquireDelay = 0;
+  await sleep(50);
+  // the holder's lease is lost and it releases: its lock is passed to the
+  // head (a handoff the store refuses); the free key then goes to this
+  // process's ticket, which no local waiter can take (the head has a lock
+  // passed on): the grant is given back, behind the head's attempt
+  await redis.admin.del(storeKey);
+  await holder.release().catch(() => undefined);
+  expect(await other.locks.tryAcquire(key)).toBeNull();
+  await sleep(800);
+  const otherLock = await other.locks.tryAcquire(key);
+  expect({
+    headHolds: headLock?.isHeld ?? false,
+    otherHolds: otherLock?.isHeld ?? false,
+  }).not.toEqual({ headHolds: true, otherHolds: true });
+  await otherLock?.release();
+  await (await head).release();
+}, 20_000);
