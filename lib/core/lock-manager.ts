@@ -868,15 +868,20 @@ export class LockManager {
           throw error;
         }
         if (result.acquired) {
-          if (ticket && single?.ticket === ticket) single!.ticket = undefined;
-          // NOTE: the grant to this ticket reached another local waiter, or
-          // was given back, before the attempt ran (this one had a lock
-          // passed on then): the attempt found the key held by its own
-          // token, which is that waiter's lock or about to be freed, and
-          // took nothing of its own.
+          // NOTE: the grant to this ticket came while the attempt was under
+          // way (onGrant took the ticket): the attempt found the key held by
+          // its own token, the grant's lease, and took nothing of its own.
+          // That lease is the local waiter's the grant went to (this one's
+          // own, when it had no lock passed on: the loop takes it), even
+          // once that waiter's lock was released or passed on (the store
+          // runs those after this attempt), or it is being given back.
+          const grantCame = ticket !== undefined && single!.ticket !== ticket;
+          if (ticket && !grantCame) single!.ticket = undefined;
           if (
-            ticket &&
-            (this.grantTaken(single!.key, token) || this.givenBack.has(token))
+            grantCame ||
+            (ticket &&
+              (this.grantTaken(single!.key, token) ||
+                this.givenBack.has(token)))
           )
             continue;
           // NOTE: a lock passed on meanwhile cannot hold the key this attempt
