@@ -525,7 +525,10 @@ export class LockManager {
       },
       (error: unknown) => {
         if (single !== undefined) {
-          this.failLine(single, error);
+          // NOTE: only a waiting caller's attempt has a line behind it (it
+          // starts when the key has no local waiters and no attempt under
+          // way); a tryAcquire's runs beside a line, whose head asks itself.
+          if (waits) this.failLine(single, error);
           this.leaveFlight(single);
         }
         throw this.closed ? closedError() : error;
