@@ -143,8 +143,6 @@ export class LockManager {
    * that attempt takes its own when it is refused.
    */
   private readonly earlyGrants = new Map<string, GrantNotice>();
-  /** Tokens of grants to this process's place in line being given back. */
-  private readonly givenBack = new Set<string>();
   /**
    * Store calls under way that close() lets finish before it closes the
    * store: attempts, and the releases and dequeues that clean up after them.
@@ -722,33 +720,17 @@ export class LockManager {
     storeKeys: readonly string[],
     token: string,
     attempt = 1,
-    settled?: () => void,
   ): void {
-    this.tracked(() => this.store.release(storeKeys, token)).then(
-      settled,
+    this.tracked(() => this.store.release(storeKeys, token)).catch(
       (error: unknown) => {
         if (attempt >= 3 || !(error instanceof LockBackendUnavailableError))
-          return settled?.();
+          return;
         const retry = setTimeout(
-          () => this.releaseQuietly(storeKeys, token, attempt + 1, settled),
+          () => this.releaseQuietly(storeKeys, token, attempt + 1),
           500 * attempt,
         );
         retry.unref();
       },
-    );
-  }
-
-  /**
-   * Gives back a grant to this process's place in line that no local waiter
-   * can take. NOTE: a refresh of that place (an attempt with the same token)
-   * may still be on its way: it then finds the key held by its own token,
-   * and the release, which the store runs after it, frees the key: that
-   * answer is no lock (see wait), as long as the release is under way.
-   */
-  private giveBack(storeKey: string, token: string): void {
-    this.givenBack.add(token);
-    this.releaseQuietly([storeKey], token, 1, () =>
-      this.givenBack.delete(token),
     );
   }
 
@@ -876,17 +858,13 @@ export class LockManager {
           // its own token, the grant's lease, and took nothing of its own.
           // That lease is the local waiter's the grant went to (this one's
           // own, when it had no lock passed on: the loop takes it), even
-          // once that waiter's lock was released or passed on (the store
-          // runs those after this attempt), or it is being given back.
-          const grantCame = ticket !== undefined && single!.ticket !== ticket;
-          if (ticket && !grantCame) single!.ticket = undefined;
-          if (
-            grantCame ||
-            (ticket &&
-              (this.grantTaken(single!.key, token) ||
-                this.givenBack.has(token)))
-          )
-            continue;
+          // once that waiter's lock was released or passed on, or the grant
+          // was given back (the store runs those releases and handoffs after
+          // this attempt).
+          if (ticket) {
+            if (single!.ticket !== ticket) continue;
+            single!.ticket = undefined;
+          }
           // NOTE: a lock passed on meanwhile cannot hold the key this attempt
           // took (its handoff is refused): let it go.
           this.dropPassed(waiter);
@@ -982,7 +960,7 @@ export class LockManager {
       ttl: grant.ttl,
       startedAt: this.grantedAt(ticket, grant),
     });
-    if (!taken) this.giveBack(grant.key, grant.token);
+    if (!taken) this.releaseQuietly([grant.key], grant.token);
   }
 
   /**
@@ -1081,7 +1059,7 @@ export class LockManager {
     // passes it on to the next local waiter when there is one.
     if (late instanceof Lock) this.dropPassed(waiter);
     else if (late && !this.give(queue, late))
-      this.giveBack(queue.key, late.token);
+      this.releaseQuietly([queue.key], late.token);
     const head = index === 0 ? queue.waiters[0] : undefined;
     // NOTE: a queued head asks at once, to take this process's next place in
     // line, unless a local handoff left that place in line (then it renews it

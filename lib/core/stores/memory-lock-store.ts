@@ -279,10 +279,10 @@ export class MemoryLockStore implements QueueingLockStore {
   /** The first ticket in line that is still live; dead ones are dropped. */
   private firstTicket(key: string, now: number): Ticket | undefined {
     const queue = this.queues.get(key);
-    while (queue && queue.length > 0 && queue[0].expiresAt <= now)
-      queue.shift();
-    if (queue?.length === 0) this.queues.delete(key);
-    return queue?.[0];
+    if (!queue) return undefined;
+    while (queue.length > 0 && queue[0].expiresAt <= now) queue.shift();
+    this.dropIfEmpty(key, queue);
+    return queue[0];
   }
 
   private enqueue(key: string, token: string, ttl: number, now: number): void {
