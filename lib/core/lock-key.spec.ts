@@ -41,6 +41,32 @@ describe('LockKeyspace', () => {
     expect(() => keyspace.normalize([])).toThrow(InvalidLockKeyError);
   });
 
+  // The rule Redis Cluster applies: the part between the first '{' and the
+  // first '}' after it, when not empty, decides the slot; else the whole key.
+  const hashTag = (key: string): string => {
+    const open = key.indexOf('{');
+    const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+    return close > open + 1 ? key.slice(open + 1, close) : key;
+  };
+
+  it.each(['order:1', 'a}b', '}abc', '}', '}}', '{x}', '{}', 'x'.repeat(200)])(
+    'keeps the key %p and the keys derived from it in one Cluster slot',
+    (key) => {
+      const store = keyspace.toStoreKey(key);
+      const tag = hashTag(store);
+      expect(tag).not.toBe(store);
+      // Queue, ticket and release channel are derived by appending.
+      for (const derived of [`${store}:q`, `${store}:t:client-1`])
+        expect(hashTag(derived)).toBe(tag);
+    },
+  );
+
+  it('keeps a key that starts with "}" apart from other keys', () => {
+    const keys = ['}abc', '}abd', 'abc', '}', '}}'];
+    const stored = keys.map((key) => keyspace.toStoreKey(key));
+    expect(new Set(stored).size).toBe(keys.length);
+  });
+
   it('sorts and de-duplicates several keys', () => {
     expect(keyspace.normalize(['b', 'a', 'b'])).toEqual(['a', 'b']);
   });

@@ -102,13 +102,22 @@ export class LockKeyspace {
     return this.storeKey(this.check(key));
   }
 
-  /** The store key of a key `normalize` has already checked. @internal */
+  /**
+   * The store key of a key `normalize` has already checked. NOTE: a key
+   * that starts with `}` would give an empty hash tag (`{}`), which Redis
+   * Cluster ignores: the lock's queue and ticket keys would then hash to
+   * other slots than the lock. Such a key is stored by its SHA-256 alone;
+   * only a key spelling that digest (`#` and 43 base64url characters) could
+   * share its lock. @internal
+   */
   storeKey(key: string): string {
     const bounded =
       key.length > this.maxKeyLength
-        ? `${readableHead(key)}#${createHash('sha256').update(key).digest('base64url')}`
+        ? `${readableHead(key)}#${digest(key)}`
         : key;
-    return `${this.prefix}{${bounded}}`;
+    return bounded.charCodeAt(0) === CLOSE_BRACE
+      ? `${this.prefix}{#${digest(key)}}`
+      : `${this.prefix}{${bounded}}`;
   }
 
   /** Normalizes one key or several into a non-empty, duplicate-free list. */
@@ -162,6 +171,12 @@ export class LockKeyspace {
  * @internal
  */
 export const LONE_SURROGATE = /\p{Surrogate}/u;
+
+const CLOSE_BRACE = 0x7d;
+
+function digest(key: string): string {
+  return createHash('sha256').update(key).digest('base64url');
+}
 
 /** The first 32 UTF-16 units of `key`, never cutting a surrogate pair in two. */
 function readableHead(key: string): string {
