@@ -112,6 +112,15 @@ export interface DistributedLockModuleOptions {
    * @default 8
    */
   localHandoffs?: number;
+  /**
+   * How long, in ms, shutdown waits for decorated methods (and `using`
+   * calls) still running before their locks are given up (see
+   * `LockManagerOptions.closeTimeout`): meanwhile their locks stay held and
+   * renewed, so that no other instance takes a key this one still works
+   * on. 0: no wait.
+   * @default 10000
+   */
+  closeTimeout?: number;
   /** Defaults for every `@DistributedLock` option. */
   defaults?: DistributedLockOptions;
 }
@@ -202,6 +211,19 @@ export function resolveModuleOptions(
     failModule,
     MAX_TIMER_DELAY,
   );
+  if (
+    resolved.closeTimeout !== undefined &&
+    !(
+      Number.isInteger(resolved.closeTimeout) &&
+      resolved.closeTimeout >= 0 &&
+      resolved.closeTimeout <= MAX_TIMER_DELAY
+    )
+  )
+    failModule(
+      'closeTimeout',
+      'must be a whole number of ms from 0',
+      resolved.closeTimeout,
+    );
   if (
     resolved.localHandoffs !== undefined &&
     !(Number.isInteger(resolved.localHandoffs) && resolved.localHandoffs >= 0)
@@ -388,6 +410,7 @@ const MODULE_OPTIONS = [
   'prefix',
   'operationTimeout',
   'localHandoffs',
+  'closeTimeout',
   'defaults',
 ];
 /** Options of forRoot/forRootAsync themselves (they shape the module). */

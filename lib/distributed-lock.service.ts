@@ -78,6 +78,7 @@ export class DistributedLockService implements OnApplicationShutdown {
       store: createStore(this.options),
       prefix: this.options.prefix,
       localHandoffs: this.options.localHandoffs,
+      closeTimeout: this.options.closeTimeout,
       defaults: { ttl, waitTimeout, maxHold },
     });
   }
@@ -113,7 +114,10 @@ export class DistributedLockService implements OnApplicationShutdown {
     return this.manager.current(key);
   }
 
-  /** Stops renewals, releases held locks and closes what the module opened. */
+  /**
+   * Waits (up to `closeTimeout`) for decorated methods still running, then
+   * stops renewals, releases held locks and closes what the module opened.
+   */
   async onApplicationShutdown(): Promise<void> {
     await this.manager.close();
   }

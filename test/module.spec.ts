@@ -273,6 +273,10 @@ describe('startup validation', () => {
       /option "localHandoffs" must be a whole number/,
     ],
     [
+      { store: new MemoryLockStore(), closeTimeout: -1 },
+      /option "closeTimeout" must be a whole number of ms from 0/,
+    ],
+    [
       { store: new MemoryLockStore(), url: 'redis://127.0.0.1:1' },
       /cannot be combined with store/,
     ],
@@ -763,5 +767,32 @@ describe('shutdown', () => {
     const lock = await locks.tryAcquire('left:1');
     expect(lock).not.toBeNull();
     await lock!.release();
+  });
+
+  it('keeps the lock of a decorated method still running until it ends (closeTimeout)', async () => {
+    const prefix = unique('drain') + ':';
+    const holder = await start({ url: redis.url, prefix });
+    const other = await start({ url: redis.url, prefix });
+    const running = holder.get(Worker).hold('drain', 400);
+    await sleep(50);
+    const closing = holder.close();
+    apps.splice(apps.indexOf(holder), 1);
+    await sleep(100);
+    const locks = other.get(DistributedLockService);
+    const during = await locks.tryAcquire('item:drain');
+    await during?.release();
+    const result = await running;
+    await closing;
+    const after = await locks.tryAcquire('item:drain');
+    await after?.release();
+    expect({
+      takenDuring: during !== null,
+      result,
+      takenAfter: after !== null,
+    }).toEqual({
+      takenDuring: false,
+      result: { aborted: false },
+      takenAfter: true,
+    });
   });
 });

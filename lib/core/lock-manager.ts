@@ -118,6 +118,10 @@ export class LockManager {
   private readonly defaults: ResolvedLockOptions;
   private readonly driftFactor: number;
   private readonly localHandoffs: number;
+  private readonly closeTimeout: number;
+  /** Locks whose `using` work is running: close() waits for them. */
+  private readonly working = new Set<Lock>();
+  private onWorkDone?: () => void;
   private readonly context = new AsyncLocalStorage<LockContext>();
   private readonly queues = new Map<string, KeyQueue>();
   /** Locks held in this process, by token: close() releases them. */
@@ -192,6 +196,15 @@ export class LockManager {
     )
       throw new LockError(
         `driftFactor must be a number from 0 to below 1 (got ${String(options.driftFactor)}).`,
+      );
+    this.closeTimeout = options.closeTimeout ?? 10_000;
+    if (
+      !Number.isInteger(this.closeTimeout) ||
+      this.closeTimeout < 0 ||
+      this.closeTimeout > MAX_TIMER_DELAY
+    )
+      throw new LockError(
+        `closeTimeout must be a whole number of ms from 0 (got ${String(options.closeTimeout)}).`,
       );
     this.localHandoffs = options.localHandoffs ?? 8;
     if (!Number.isInteger(this.localHandoffs) || this.localHandoffs < 0)
@@ -274,8 +287,11 @@ export class LockManager {
     options?: LockOptions,
   ): Promise<T> {
     const { held, holders, request } = this.reentrancy(
-      this.request(keys, options, true),
+      this.request(keys, options, true, true),
     );
+    // NOTE: while close() waits for running work, that work may still
+    // enter its own keys again; any other lock is refused.
+    if (this.closed && !held) throw closedError();
     if (!holders) return this.usingFresh(request, fn);
     // NOTE: a nested call that outlives the call that holds its keys (one
     // started without `await`) still runs under them: the outer call
@@ -297,6 +313,19 @@ export class LockManager {
       await lock.release().catch(noop);
       throw lock.lostError(lostEarly);
     }
+    this.working.add(lock);
+    try {
+      return await this.runUnder(lock, fn);
+    } finally {
+      this.working.delete(lock);
+      if (this.working.size === 0) this.onWorkDone?.();
+    }
+  }
+
+  private async runUnder<T>(
+    lock: Lock,
+    fn: (lock: Lock) => T | Promise<T>,
+  ): Promise<T> {
     const context = { current: lock, outer: this.context.getStore() };
     let result: T;
     try {
@@ -329,10 +358,12 @@ export class LockManager {
   }
 
   /**
-   * Stops renewals, gives up every wait, releases every held lock, and closes
-   * the store. Calls made afterwards fail. Every call settles when all of
-   * that is done (a second shutdown hook must not let the process exit
-   * with a lease still in Redis).
+   * Gives up every wait and refuses new locks, waits up to `closeTimeout`
+   * for the work running under `using` to end, then stops renewals,
+   * releases every held lock (but leaves the lease of work still running to
+   * run out) and closes the store. Calls made afterwards fail. Every call
+   * settles when all of that is done (a second shutdown hook must not let
+   * the process exit with a lease still in Redis).
    */
   close(): Promise<void> {
     return (this.closing ??= this.closeOnce());
@@ -341,16 +372,35 @@ export class LockManager {
   private async closeOnce(): Promise<void> {
     this.closed = true;
     for (const waiter of this.waiting) waiter.fail(closedError());
+    await this.workDone();
     // NOTE: one turn for the failed waiters to clean up (a grant that reached
     // one of them is released, its place in line given up) before the store
     // closes.
     await new Promise((resolve) => setImmediate(resolve));
     const locks = [...this.held.values()];
     for (const lock of locks) lock.lose('closed');
-    await Promise.allSettled(locks.map((lock) => lock.release()));
+    // NOTE: the lease of work still running is left to run out: released,
+    // it would let another instance in while that work goes on.
+    await Promise.allSettled(
+      locks
+        .filter((lock) => !this.working.has(lock))
+        .map((lock) => lock.release()),
+    );
     await this.callsSettled();
     this.grantSubscription?.then((stop) => stop(), noop);
     await this.store.close();
+  }
+
+  /** Waits for the work running under `using`, up to `closeTimeout`. */
+  private async workDone(): Promise<void> {
+    if (this.working.size === 0 || this.closeTimeout === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.onWorkDone = resolve;
+      timer = setTimeout(resolve, this.closeTimeout);
+    });
+    clearTimeout(timer);
+    this.onWorkDone = undefined;
   }
 
   /**
@@ -374,8 +424,9 @@ export class LockManager {
     keys: LockKeys,
     options: LockOptions | undefined,
     renew = false,
+    whileClosing = false,
   ): LockRequest {
-    if (this.closed) throw closedError();
+    if (this.closed && !whileClosing) throw closedError();
     const normalized = this.keyspace.normalize(keys);
     return {
       keys: normalized,

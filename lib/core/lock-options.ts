@@ -86,6 +86,18 @@ export interface LockManagerOptions {
    * @default 8
    */
   localHandoffs?: number;
+  /**
+   * How long, in ms, close() waits for work still running under `using`
+   * (the decorator's methods among them) before it gives up on it. Its locks
+   * keep renewing meanwhile and new locks are refused: an instance shutting
+   * down must not let another take a key while its own work on it still
+   * runs. Work still running after that loses its lock (its signal aborts)
+   * and its lease is left in the store to run out (at most its ttl), never
+   * released under it. Locks held outside `using` are released at once.
+   * 0: no wait.
+   * @default 10000
+   */
+  closeTimeout?: number;
 }
 
 /**
