@@ -265,4 +265,71 @@ describe('refunds and answers after a lock ends badly', () => {
     await new Promise((resolve) => setTimeout(resolve, 2500));
     expect(await gateway.balance(order.id)).toBe(0);
   });
+
+  it('a refund the provider keeps refusing does not stop the sweep from retrying the others', async () => {
+    const [first] = cluster.instances;
+    const gateways = cluster.instances.map((instance) =>
+      instance.app.get(PaymentGateway),
+    );
+    const gateway = gateways[0];
+    // Two cancelled orders whose charge (its answer lost) was not refunded.
+    const orders: Order[] = [];
+    for (const name of ['refund-poison-a', 'refund-poison-b']) {
+      const itemId = uniqueItemId(name);
+      await createItem(first.url, itemId, 5);
+      const order = (
+        await request(first.url)
+          .post('/orders')
+          .send({ itemId, quantity: 1 })
+          .expect(201)
+      ).body as Order;
+      const charge = gateway.charge.bind(gateway);
+      gateway.charge = async (id, amount) => {
+        await charge(id, amount);
+        throw new Error('ETIMEDOUT');
+      };
+      const refund = gateway.refund.bind(gateway);
+      gateway.refund = async () => {
+        throw new Error('provider unavailable');
+      };
+      try {
+        await request(first.url).post(`/orders/${order.id}/pay`).expect(500);
+        await request(first.url).post(`/orders/${order.id}/cancel`).expect(500);
+      } finally {
+        gateway.charge = charge;
+        gateway.refund = refund;
+      }
+      orders.push(order);
+    }
+    // From now on the provider refuses, for good, the first refund the
+    // sweep asks for (whichever instance sweeps): a disputed charge, say.
+    let poison: string | undefined;
+    const refunds = gateways.map((g) => g.refund.bind(g));
+    gateways.forEach((g, index) => {
+      g.refund = async (id) => {
+        poison ??= id;
+        if (id === poison) throw new Error('refund refused by the provider');
+        return refunds[index](id);
+      };
+    });
+    try {
+      // The sweep runs every second; the other order's refund must come.
+      const deadline = Date.now() + 15_000;
+      let balances: number[] = [];
+      while (Date.now() < deadline) {
+        balances = await Promise.all(
+          orders.map((order) => gateway.balance(order.id)),
+        );
+        if (poison && balances.filter((b) => b === 0).length === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const other = orders.find((order) => order.id !== poison)!;
+      expect({
+        poisoned: poison !== undefined,
+        otherBalance: await gateway.balance(other.id),
+      }).toEqual({ poisoned: true, otherBalance: 0 });
+    } finally {
+      gateways.forEach((g, index) => (g.refund = refunds[index]));
+    }
+  });
 });

@@ -179,12 +179,23 @@ export class OrdersService {
 
   /**
    * Refunds released (cancelled or expired) orders whose refund failed;
-   * returns how many were retried. Refunds are idempotent.
+   * returns how many were refunded. Refunds are idempotent.
    */
   async retryRefunds(limit: number): Promise<number> {
-    const ids = await this.orders.unrefunded(limit);
-    for (const id of ids) await this.payments.refund(id);
-    return ids.length;
+    let refunded = 0;
+    for (const id of await this.orders.unrefunded(limit)) {
+      // NOTE: a refund the provider refuses (this time or for good) must not
+      // stop the others; the next sweep tries it again.
+      try {
+        await this.payments.refund(id);
+        refunded++;
+      } catch (error) {
+        this.logger.warn(
+          `The refund of order ${id} failed again: ${(error as Error).message}`,
+        );
+      }
+    }
+    return refunded;
   }
 
   /**
