@@ -393,6 +393,14 @@ describe('bad input, on the default setup (embedded PGlite, memory locks)', () =
     expect(response.body.message).toMatch(message);
   });
 
+  it('answers 400 to an item name with a NUL character (PostgreSQL text cannot hold one)', async () => {
+    const response = await request(url)
+      .post('/items')
+      .send({ id: uniqueItemId('nul-name'), name: 'Jazz\u0000night', stock: 1 })
+      .expect(400);
+    expect(response.body.message).toMatch(/name must be/);
+  });
+
   it('answers 404 to an unknown item, and writes nothing', async () => {
     const before = await itemFigures(url, 'jazz-night');
     const response = await request(url)

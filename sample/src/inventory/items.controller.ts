@@ -28,10 +28,12 @@ export class ItemsController {
         ITEM_ID,
         '1 to 64 lower-case letters, digits and dashes',
       ),
+      // NOTE: no control characters: PostgreSQL text cannot hold a NUL (a
+      // 500 otherwise), and a name has no use for the others.
       name: input.string(
         'name',
-        /^\S.{0,199}$/s,
-        'a name of 1 to 200 characters',
+        /^[^\s\p{Cc}][^\p{Cc}]{0,199}$/u,
+        'a name of 1 to 200 characters, without control characters',
       ),
       stock: input.integer('stock', 0, 1_000_000),
       priceCents: input.integer('priceCents', 0, 100_000_000, 0),
