@@ -3,14 +3,14 @@ import {
   MemoryLockStore,
   type DistributedLockModuleOptions,
 } from 'nestjs-distributed-lock';
-import type { AppConfig } from './app.config.js';
+import { redactUrl, type AppConfig } from './app.config.js';
 
 /** The lock module's options: Redis from `REDIS_URL`, or memory for one process. */
 export function lockOptions(config: AppConfig): DistributedLockModuleOptions {
   const logger = new Logger('Locks');
   const defaults = { ttl: 10_000 };
   if (config.redisUrl) {
-    logger.log(`Locks: Redis at ${redact(config.redisUrl)}`);
+    logger.log(`Locks: Redis at ${redactUrl(config.redisUrl)}`);
     return { url: config.redisUrl, prefix: 'order-sample:', defaults };
   }
   logger.warn(
@@ -18,11 +18,4 @@ export function lockOptions(config: AppConfig): DistributedLockModuleOptions {
       'This mode is for a single process: start every instance with the same REDIS_URL to lock across instances.',
   );
   return { store: new MemoryLockStore(), defaults };
-}
-
-/** The URL without its password, for the log. */
-function redact(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
 }

@@ -9,6 +9,7 @@
  * DEMO_INSTANCES (3), DEMO_STOCK (10), DEMO_REQUESTS (300).
  */
 import { PGlite } from '@electric-sql/pglite';
+import { redactUrl } from '../app.config.js';
 import { PgliteWireServer } from '../database/pglite-wire-server.js';
 import {
   createItem,
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
       children.push(redis);
       redisUrl = redis.url;
       say(`Redis: a throwaway redis-server at ${redis.url}`);
-    } else say(`Redis: ${redisUrl}`);
+    } else say(`Redis: ${redactUrl(redisUrl)}`);
 
     let databaseUrl = process.env.DATABASE_URL;
     if (!databaseUrl) {
