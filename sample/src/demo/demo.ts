@@ -22,6 +22,7 @@ import {
   startInstance,
   startRedisServer,
   stopAll,
+  stopEverything,
   type Child,
 } from './processes.js';
 
@@ -205,6 +206,18 @@ function progress(total: number): (done: number) => void {
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
+
+// NOTE: killed by a signal without a handler, the demo would leave its app
+// instances and its redis-server running (they are not in its terminal's
+// process group when it runs under a supervisor, `timeout` or a CI step).
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping what the demo started...\n`);
+    void stopEverything().finally(() => process.exit(code));
+  });
 
 main().catch((error: unknown) => {
   process.stderr.write(

@@ -30,6 +30,9 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Every child started and not yet exited, for {@link stopEverything}. */
+const running = new Set<Child>();
+
 function start(
   name: string,
   command: string,
@@ -47,7 +50,21 @@ function start(
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   child.once('error', (error) => keep(Buffer.from(String(error))));
-  return { name, process: child, output: () => output };
+  const started: Child = { name, process: child, output: () => output };
+  running.add(started);
+  child.once('exit', () => running.delete(started));
+  return started;
+}
+
+/**
+ * Stops every child still running, app instances before the redis-server
+ * they use: what a demonstration interrupted by a signal must do before it
+ * exits, or its children (those still starting included) live on.
+ */
+export async function stopEverything(): Promise<void> {
+  const children = [...running];
+  await stopAll(children.filter((child) => child.name !== 'redis-server'));
+  await stopAll(children);
 }
 
 /** Waits until `ready` answers true, or fails with the child's output. */
