@@ -40,8 +40,12 @@ function text(
 ): string | undefined {
   const value = env[name]?.trim();
   if (!value) return undefined;
+  // NOTE: the value is echoed without what comes before an '@': a URL's
+  // user and password (a mistyped scheme must not print the password).
   if (!pattern.test(value))
-    throw new Error(`${name} must match ${String(pattern)} (got "${value}").`);
+    throw new Error(
+      `${name} must match ${String(pattern)} (got "${value.replace(/^([a-z][a-z0-9+.-]*:\/*)?.*@/i, '$1***@')}").`,
+    );
   return value;
 }
 

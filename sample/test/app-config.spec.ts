@@ -1,0 +1,18 @@
+/** The app's settings, read from the environment at startup. */
+import { loadConfig } from '../src/app.config.js';
+
+describe('loadConfig', () => {
+  it.each([
+    ['DATABASE_URL', 'postgress://shop:hunter2@db.internal:5432/shop'],
+    ['REDIS_URL', 'redis//:hunter2@cache.internal:6379'],
+  ])('refuses a malformed %s without echoing its password', (name, value) => {
+    let message = '';
+    try {
+      loadConfig({ [name]: value });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(new RegExp(`^${name} must match`));
+    expect(message).not.toContain('hunter2');
+  });
+});
