@@ -10,6 +10,7 @@ import request from 'supertest';
 import { createItem } from '../src/demo/load.js';
 import { ItemsRepository } from '../src/inventory/items.repository.js';
 import type { Order } from '../src/orders/order.js';
+import { OrdersRepository } from '../src/orders/orders.repository.js';
 import { PaymentGateway } from '../src/orders/payment-gateway.js';
 import { startCluster, uniqueItemId, type Cluster } from './apps.js';
 
@@ -271,65 +272,74 @@ describe('refunds and answers after a lock ends badly', () => {
     const gateways = cluster.instances.map((instance) =>
       instance.app.get(PaymentGateway),
     );
-    const gateway = gateways[0];
-    // Two cancelled orders whose charge (its answer lost) was not refunded.
-    const orders: Order[] = [];
-    for (const name of ['refund-poison-a', 'refund-poison-b']) {
-      const itemId = uniqueItemId(name);
-      await createItem(first.url, itemId, 5);
-      const order = (
-        await request(first.url)
-          .post('/orders')
-          .send({ itemId, quantity: 1 })
-          .expect(201)
-      ).body as Order;
-      const charge = gateway.charge.bind(gateway);
-      gateway.charge = async (id, amount) => {
-        await charge(id, amount);
-        throw new Error('ETIMEDOUT');
-      };
-      const refund = gateway.refund.bind(gateway);
-      gateway.refund = async () => {
-        throw new Error('provider unavailable');
-      };
-      try {
-        await request(first.url).post(`/orders/${order.id}/pay`).expect(500);
-        await request(first.url).post(`/orders/${order.id}/cancel`).expect(500);
-      } finally {
-        gateway.charge = charge;
-        gateway.refund = refund;
-      }
-      orders.push(order);
-    }
-    // From now on the provider refuses, for good, the first refund the
-    // sweep asks for (whichever instance sweeps): a disputed charge, say.
-    let poison: string | undefined;
-    const refunds = gateways.map((g) => g.refund.bind(g));
-    gateways.forEach((g, index) => {
-      g.refund = async (id) => {
-        poison ??= id;
-        if (id === poison) throw new Error('refund refused by the provider');
+    const repositories = cluster.instances.map((instance) =>
+      instance.app.get(OrdersRepository),
+    );
+    // The provider refuses every refund while two orders are cancelled,
+    // then, for good, the refund of the first one (a disputed charge, say).
+    let refused: string | undefined;
+    const refunds = gateways.map((gateway) => gateway.refund.bind(gateway));
+    const unrefunded = repositories.map((repository) =>
+      repository.unrefunded.bind(repository),
+    );
+    gateways.forEach((gateway, index) => {
+      gateway.refund = async (id) => {
+        if (refused === undefined || id === refused)
+          throw new Error('refund refused by the provider');
         return refunds[index](id);
       };
     });
+    // The sweep meets the refused one first, whatever order the rows have.
+    repositories.forEach((repository, index) => {
+      repository.unrefunded = async (limit) =>
+        (await unrefunded[index](limit)).sort(
+          (a, b) => Number(b === refused) - Number(a === refused),
+        );
+    });
     try {
+      // Two cancelled orders whose charge (its answer lost) is not refunded.
+      const orders: Order[] = [];
+      for (const name of ['refund-refused', 'refund-other']) {
+        const itemId = uniqueItemId(name);
+        await createItem(first.url, itemId, 5);
+        const order = (
+          await request(first.url)
+            .post('/orders')
+            .send({ itemId, quantity: 1 })
+            .expect(201)
+        ).body as Order;
+        const gateway = gateways[0];
+        const charge = gateway.charge.bind(gateway);
+        gateway.charge = async (id, amount) => {
+          await charge(id, amount);
+          throw new Error('ETIMEDOUT');
+        };
+        try {
+          await request(first.url).post(`/orders/${order.id}/pay`).expect(500);
+        } finally {
+          gateway.charge = charge;
+        }
+        await request(first.url).post(`/orders/${order.id}/cancel`).expect(500);
+        orders.push(order);
+      }
+      const [refusedOrder, other] = orders;
+      refused = refusedOrder.id;
       // The sweep runs every second; the other order's refund must come.
       const deadline = Date.now() + 15_000;
-      let balances: number[] = [];
-      while (Date.now() < deadline) {
-        balances = await Promise.all(
-          orders.map((order) => gateway.balance(order.id)),
-        );
-        if (poison && balances.filter((b) => b === 0).length === 1) break;
+      while (
+        Date.now() < deadline &&
+        (await gateways[0].balance(other.id)) !== 0
+      )
         await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      const other = orders.find((order) => order.id !== poison)!;
       expect({
-        poisoned: poison !== undefined,
-        otherBalance: await gateway.balance(other.id),
-      }).toEqual({ poisoned: true, otherBalance: 0 });
+        refused: await gateways[0].balance(refusedOrder.id),
+        other: await gateways[0].balance(other.id),
+      }).toEqual({ refused: 1000, other: 0 });
     } finally {
-      gateways.forEach((g, index) => (g.refund = refunds[index]));
+      gateways.forEach((gateway, index) => (gateway.refund = refunds[index]));
+      repositories.forEach(
+        (repository, index) => (repository.unrefunded = unrefunded[index]),
+      );
     }
   });
 });
