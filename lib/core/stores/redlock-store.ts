@@ -100,6 +100,8 @@ export class RedlockStore implements LockStore {
   private undecided = 0;
   private onDecided?: () => void;
   private closed = false;
+  /** The one close(): every call shares it. */
+  private closing?: Promise<void>;
 
   constructor(options: RedlockStoreOptions) {
     const masters = options?.masters;
@@ -274,8 +276,17 @@ export class RedlockStore implements LockStore {
     return unsubscribe;
   }
 
-  /** Closes the stores it created for URLs and clients; stores and clients you passed stay open. */
-  async close(): Promise<void> {
+  /**
+   * Closes the stores it created for URLs and clients; stores and clients
+   * you passed stay open. Every call settles when that is done.
+   */
+  close(): Promise<void> {
+    // NOTE: one close for every caller: a second call would otherwise take
+    // over the wait for undecided acquires and leave the first one hanging.
+    return (this.closing ??= this.closeOnce());
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closed = true;
     this.stragglers.finishAll();
     // NOTE: an acquire still undecided (masters split, the deciding one
@@ -287,7 +298,7 @@ export class RedlockStore implements LockStore {
   }
 
   /** close() was called. @internal */
-  get closing(): boolean {
+  get isClosing(): boolean {
     return this.closed;
   }
 
@@ -416,7 +427,7 @@ class AcquireRound {
     // NOTE: a grant decided once close() began is given back: its holder
     // could not release it once the masters' stores are closed.
     if (
-      !owner.closing &&
+      !owner.isClosing &&
       this.grants >= owner.quorum &&
       elapsed < validity! - owner.drift(validity!)
     ) {
@@ -431,7 +442,7 @@ class AcquireRound {
       return;
     }
     owner.releaseEverywhere(this.keys, this.token);
-    if (owner.closing) return this.reject(closedError());
+    if (owner.isClosing) return this.reject(closedError());
     const answered = this.grants + (this.refusals?.length ?? 0);
     if (answered < owner.quorum) {
       this.reject(
