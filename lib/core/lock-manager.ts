@@ -1140,10 +1140,20 @@ export class LockManager {
     }
   }
 
-  private onNotice(storeKey: string, id: number): void {
+  /**
+   * A release of `storeKey` (`local`: made in this process) wakes its
+   * waiters. NOTE: ids only drop the pub/sub copy of a notice already seen;
+   * a release made here wakes whatever its fence: a quorum store's fences
+   * come from several masters' clocks and need not grow (a master whose
+   * clock runs ahead announced an earlier release, and was left out of this
+   * lock's fence), and the local waiters have no other notice of it (the
+   * next one may sleep for the whole lease of the lock just released).
+   */
+  private onNotice(storeKey: string, id: number, local = false): void {
     const queue = this.queues.get(storeKey);
-    if (!queue || !(id > queue.lastNotice)) return;
-    queue.lastNotice = id;
+    if (!queue) return;
+    if (id > queue.lastNotice) queue.lastNotice = id;
+    else if (!local) return;
     // NOTE: queued single-key waiters are granted by the store, not woken.
     if (!this.queueing) queue.waiters[0]?.wake();
     for (const waiter of queue.others) waiter.wake();
@@ -1372,7 +1382,7 @@ export class LockManager {
     // NOTE: wake local waiters now rather than after the pub/sub round trip;
     // the same notice arriving over pub/sub later is dropped by its id.
     lock.storeKeys.forEach((key, index) =>
-      this.onNotice(key, lock.fences[index]),
+      this.onNotice(key, lock.fences[index], true),
     );
   }
 }
