@@ -567,7 +567,9 @@ export class LockManager {
           throw new LockNotAcquiredError(request.keys, result.retryAfterMs);
         return this.wait(
           request,
-          queue ? { token, startedAt, result, early } : undefined,
+          single !== undefined
+            ? { token, startedAt, result, early }
+            : undefined,
           result.retryAfterMs,
           startedAt,
         );
@@ -786,8 +788,9 @@ export class LockManager {
   }
 
   /**
-   * Waits for the lock. `first` is the caller's refused queued attempt,
-   * whose token now holds this process's place in the store's line.
+   * Waits for the lock. `first` is the caller's refused single-key attempt;
+   * with a queueing store, its token now holds this process's place in the
+   * store's line.
    */
   private async wait(
     request: LockRequest,
@@ -804,7 +807,8 @@ export class LockManager {
   ): Promise<Lock> {
     if (this.closed) {
       // NOTE: the refused attempt's place in line would be granted to nobody.
-      if (first) this.retireTicket(request.storeKeys[0], first.token);
+      if (first && this.queueing)
+        this.retireTicket(request.storeKeys[0], first.token);
       throw closedError();
     }
     const { storeKeys, options } = request;
@@ -822,14 +826,17 @@ export class LockManager {
     );
     const queued = single !== undefined && this.queueing !== undefined;
     if (single && first) {
-      // NOTE: the caller was first: everyone here arrived during its attempt.
+      // NOTE: the caller was first: everyone here arrived during its attempt
+      // (with or without a queue in the store).
       single.waiters.unshift(waiter);
-      single.ticket = {
-        token: first.token,
-        firstSentAt: first.startedAt,
-      };
-      this.noteRefusal(single.ticket, first.startedAt, first.result);
-      if (first.early) this.onGrant(first.early);
+      if (queued) {
+        single.ticket = {
+          token: first.token,
+          firstSentAt: first.startedAt,
+        };
+        this.noteRefusal(single.ticket, first.startedAt, first.result);
+        if (first.early) this.onGrant(first.early);
+      }
     } else if (single) single.waiters.push(waiter);
     else for (const queue of queues) queue.others.add(waiter);
     this.waiting.add(waiter);
