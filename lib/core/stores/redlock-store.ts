@@ -109,6 +109,22 @@ export class RedlockStore implements LockStore {
       throw new LockError(
         'RedlockStore needs at least one master in `masters` (three or five independent Redis servers are usual).',
       );
+    // NOTE: checked before any connection opens. An empty or missing URL
+    // would otherwise become ioredis's default (127.0.0.1:6379), and a drift
+    // allowance of the whole lease turns every grant into a refusal.
+    for (const master of masters as unknown[])
+      if (!isMaster(master))
+        throw new LockError(
+          `Each RedlockStore master must be a Redis URL, an ioredis client or a LockStore (got ${describeMaster(master)}).`,
+        );
+    const driftFactor = options.driftFactor ?? 0.01;
+    if (
+      typeof driftFactor !== 'number' ||
+      !(driftFactor >= 0 && driftFactor < 1)
+    )
+      throw new LockError(
+        `driftFactor must be a number from 0 to below 1 (got ${String(options.driftFactor)}).`,
+      );
     const owned: LockStore[] = [];
     this.stores = masters.map((master: RedlockMaster) => {
       if (isLockStore(master)) return master;
@@ -123,7 +139,7 @@ export class RedlockStore implements LockStore {
     });
     this.owned = owned;
     this.quorum = Math.floor(masters.length / 2) + 1;
-    this.driftFactor = options.driftFactor ?? 0.01;
+    this.driftFactor = driftFactor;
   }
 
   /**
@@ -699,6 +715,23 @@ function atLeast(promises: Promise<unknown>[], count: number): Promise<void> {
       );
     }
   });
+}
+
+/** A non-empty URL, an ioredis client (it runs scripts) or a store. */
+function isMaster(master: unknown): master is RedlockMaster {
+  if (typeof master === 'string') return master.length > 0;
+  return (
+    isLockStore(master as RedlockMaster) ||
+    (typeof master === 'object' &&
+      master !== null &&
+      typeof (master as Partial<Redis>).evalsha === 'function')
+  );
+}
+
+function describeMaster(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return 'an object that is neither';
 }
 
 function isLockStore(master: RedlockMaster): master is LockStore {
