@@ -42,7 +42,7 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 test('a refresh answered after the grant to its ticket was taken and passed on by another local waiter makes no second holder', async () => {
-  const key = 'review:grant-passed-on';
+  const key = 'edge:grant-passed-on';
   const storeKey = `lock:{${key}}`;
   const { store, locks } = processLocks();
   const other = processLocks();

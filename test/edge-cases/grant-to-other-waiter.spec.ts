@@ -37,7 +37,7 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 test('a failed refresh attempt does not give up a ticket whose grant another local waiter holds', async () => {
-  const key = 'review:retire';
+  const key = 'edge:retire';
   const storeKey = `lock:{${key}}`;
   const { store, locks } = processLocks();
   const other = processLocks();
@@ -86,7 +86,7 @@ test('a failed refresh attempt does not give up a ticket whose grant another loc
 }, 20_000);
 
 test('a refresh attempt that reaches Redis after the grant to its ticket went to another local waiter makes no second holder and does not cut its lease', async () => {
-  const key = 'review:late-refresh';
+  const key = 'edge:late-refresh';
   const storeKey = `lock:{${key}}`;
   const { store, locks } = processLocks();
   const other = processLocks();
@@ -132,7 +132,7 @@ test('a refresh attempt that reaches Redis after the grant to its ticket went to
 }, 20_000);
 
 test('a grant given back while a refresh with its token is in flight makes no holder of that refresh', async () => {
-  const key = 'review:given-back';
+  const key = 'edge:given-back';
   const storeKey = `lock:{${key}}`;
   const { store, locks } = processLocks();
   const other = processLocks();

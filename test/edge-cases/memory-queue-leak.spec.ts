@@ -22,7 +22,7 @@ test('the memory store keeps no wait queue for a key once nobody waits for it', 
   const locks = new LockManager({ store });
   // a waiter that gives up while the holder lets its lease run out
   for (let i = 0; i < 50; i++) {
-    const key = `review:throttle:${i}`;
+    const key = `edge:throttle:${i}`;
     await locks.acquire(key, { ttl: 30 });
     await expect(locks.acquire(key, { waitTimeout: 5 })).rejects.toBeInstanceOf(
       LockWaitTimeoutError,
@@ -31,7 +31,7 @@ test('the memory store keeps no wait queue for a key once nobody waits for it', 
   // a waiter granted the key through the line, which lets it run out
   const strict = new LockManager({ store, localHandoffs: 0 });
   for (let i = 0; i < 50; i++) {
-    const key = `review:granted:${i}`;
+    const key = `edge:granted:${i}`;
     const first = await strict.acquire(key, { ttl: 5000 });
     const next = strict.acquire(key, { ttl: 30 });
     await sleep(2);

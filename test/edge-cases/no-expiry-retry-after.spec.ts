@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 test('a wait for a key without expiry times out with retryAfterMs -1, like a single attempt', async () => {
-  const key = 'review:no-expiry';
+  const key = 'edge:no-expiry';
   await redis.admin.set(`lock:{${key}}`, 'written-by-someone-else'); // no PX
   const once = await locks
     .acquire(key, { waitTimeout: 0 })

@@ -53,7 +53,7 @@ function outcomes(calls: Promise<unknown>[], since: () => number) {
 }
 
 test('callers queued behind the first in line all fail with LockBackendUnavailableError when Redis stops answering', async () => {
-  const key = 'review:outage-line';
+  const key = 'edge:outage-line';
   const holder = manager(redis.server.url);
   const held = await holder.acquire(key, { ttl: 60_000 });
   const locks = manager(proxy.url);
@@ -75,7 +75,7 @@ test('callers queued behind the first in line all fail with LockBackendUnavailab
 }, 20_000);
 
 test('callers that arrive during a first attempt that gets no answer fail with it', async () => {
-  const key = 'review:outage-burst';
+  const key = 'edge:outage-burst';
   const locks = manager(proxy.url);
   await (await locks.acquire(key)).release(); // connected, grants live
   proxy.mode = 'blackhole';

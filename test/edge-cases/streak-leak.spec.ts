@@ -16,7 +16,7 @@ function internals(value: object): Record<string, Map<unknown, unknown>> {
 test('the manager forgets the handoff streak of a key whose last holder let its lease run out', async () => {
   const locks = new LockManager({ store: new MemoryLockStore() });
   for (let i = 0; i < 50; i++) {
-    const key = `review:streak:${i}`;
+    const key = `edge:streak:${i}`;
     const first = await locks.acquire(key, { ttl: 5000 });
     const next = locks.acquire(key, { ttl: 30 });
     await sleep(1);
@@ -27,7 +27,7 @@ test('the manager forgets the handoff streak of a key whose last holder let its 
   // enough other locks, left to run out too, to make the manager sweep
   await Promise.all(
     Array.from({ length: 1100 }, (_, i) =>
-      locks.tryAcquire(`review:other:${i}`, { ttl: 30_000 }),
+      locks.tryAcquire(`edge:other:${i}`, { ttl: 30_000 }),
     ),
   );
   expect(internals(locks).streaks.size).toBe(0);

@@ -21,10 +21,10 @@ test('the first acquire on a ready client of your own without an offline queue i
   await new Promise((resolve) => client.once('ready', resolve));
   const locks = new LockManager({ store: new RedisLockStore({ client }) });
   try {
-    const lock = await locks.acquire('review:offline-queue');
+    const lock = await locks.acquire('edge:offline-queue');
     expect(lock.isHeld).toBe(true);
     // a wait in line needs the grants (the subscriber) too
-    const waiting = locks.acquire('review:offline-queue', {
+    const waiting = locks.acquire('edge:offline-queue', {
       waitTimeout: 2000,
     });
     await lock.release();

@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 test('a tryAcquire whose attempt gets no answer does not fail the waiters already in line', async () => {
-  const key = 'review:try-fails-line';
+  const key = 'edge:try-fails-line';
   const holder = new LockManager({
     store: new RedisLockStore({ url: redis.server.url }),
   });
