@@ -99,10 +99,14 @@ local function acquire_all(last, token, ttl)
 end
 -- A refused single-key request that queues: the client's ticket becomes this
 -- token, and the client joins the key's queue (keeping its place if in it).
+-- The queue lives as long as the longest ticket in it: when every process
+-- in line died and nobody looks at the key again, it runs out with them.
 local function queue_up(key, token, ttl)
   redis.call('SET', key .. ':t:' .. client, token .. ':' .. ttl, 'PX', ticket_ttl)
-  if not redis.call('LPOS', key .. ':q', client) then
-    redis.call('RPUSH', key .. ':q', client)
+  local queue = key .. ':q'
+  if not redis.call('LPOS', queue, client) then
+    redis.call('RPUSH', queue, client)
   end
+  redis.call('PEXPIRE', queue, ticket_ttl)
 end
 `;

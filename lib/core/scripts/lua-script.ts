@@ -26,7 +26,8 @@ export class LuaScript {
  *   (someone waits): only a marked key's release looks at the queue and
  *   publishes a notice, so an uncontended release is a GET and a DEL.
  * - `<key>:q` = the wait queue: a list of client ids (one per process that
- *   waits), first come first served.
+ *   waits), first come first served. It expires `ticketTtl` ms after the
+ *   last ticket was set, so it never outlives every ticket in it.
  * - `<key>:t:<client>` = that client's ticket, `<token>:<ttl>`: the token the
  *   lock is granted to when the client's turn comes. It lives `ticketTtl` ms
  *   and is renewed by each new attempt, so a dead process's place is skipped.

@@ -57,7 +57,11 @@ local function pass_on(key, token, next_token, ttl)
     mark = 'w'
     local queue = key .. ':q'
     local mine = redis.call('LREM', queue, 1, client)
-    if mine > 0 then redis.call('RPUSH', queue, client) end
+    -- NOTE: a queue that held only this client was deleted by LREM: pushed
+    -- anew, it gets the expiry that queue_up gives every queue.
+    if mine > 0 and redis.call('RPUSH', queue, client) == 1 then
+      redis.call('PEXPIRE', queue, ticket_ttl)
+    end
     if redis.call('LLEN', queue) > mine then waiting = 1 end
   end
   redis.call('SET', key, mark .. next_text .. ':' .. next_token, 'PX', ttl)
