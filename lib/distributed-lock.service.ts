@@ -168,6 +168,10 @@ export class DistributedLockService implements OnApplicationShutdown {
             error: reject,
             complete: resolve,
           });
+          // NOTE: a subscriber that unsubscribed during the source's first,
+          // synchronous values (`take(1)`) ran the teardown before `source`
+          // was set: end the source here, or it runs on after the release.
+          if (subscriber.closed) source.unsubscribe();
         });
       };
       this.run(locked, args, abort.signal, invoke).then(
