@@ -127,12 +127,41 @@ export function readMethodParameters(
       defaults[names.length] = literalValue(
         parameter.slice(name[0].length).trim(),
       );
+    // NOTE: a destructured parameter's default (`{ id } = { id: 'x' }`) is
+    // never a literal: a placeholder into it must fail at startup too.
+    else if (!name && hasPatternDefault(parameter))
+      defaults[names.length] = NOT_LITERAL;
     names.push(name ? name[1] : undefined);
   }
   // NOTE: a wrapper from another decorator may take its arguments through
   // `arguments`, or be a bound function or a Proxy, whose source is hidden.
   const open = /\barguments\b|\[native code\]/.test(source);
   return { names, restIndex, open, defaults };
+}
+
+/**
+ * Whether a destructuring pattern (`{ a }`, `[a]`) is followed by a default
+ * (`= ...`). Brackets inside strings in the pattern's own defaults are
+ * skipped.
+ */
+function hasPatternDefault(parameter: string): boolean {
+  if (parameter[0] !== '{' && parameter[0] !== '[') return false;
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < parameter.length; i++) {
+    const c = parameter[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === '{' || c === '[' || c === '(') depth++;
+    else if ((c === '}' || c === ']' || c === ')') && --depth === 0)
+      return parameter
+        .slice(i + 1)
+        .trimStart()
+        .startsWith('=');
+  }
+  return false;
 }
 
 /**
