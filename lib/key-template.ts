@@ -135,7 +135,7 @@ export function readMethodParameters(
   }
   // NOTE: a wrapper from another decorator may take its arguments through
   // `arguments`, or be a bound function or a Proxy, whose source is hidden.
-  const open = /\barguments\b|\[native code\]/.test(source);
+  const open = /\[native code\]/.test(source) || readsArguments(source);
   return { names, restIndex, open, defaults };
 }
 
@@ -419,6 +419,72 @@ function splitTopLevel(source: string, open: number): string[] {
   }
   parts.push(current);
   return parts;
+}
+
+/**
+ * Whether a function's source reads the `arguments` object: the word as code,
+ * not inside a string, a comment or a regex literal, nor a property
+ * (`parsed.arguments`).
+ */
+function readsArguments(source: string): boolean {
+  let code = '';
+  let quote: string | undefined;
+  /** Open braces of the code, one entry per template substitution under way. */
+  const substitutions: number[] = [];
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+      // NOTE: a substitution in a template literal is code.
+      else if (quote === '`' && c === '$' && source[i + 1] === '{') {
+        quote = undefined;
+        substitutions.push(0);
+        i++;
+        code += ' ';
+      }
+      continue;
+    }
+    const depth = substitutions.length - 1;
+    if (c === '/' && (source[i + 1] === '/' || source[i + 1] === '*')) {
+      const end =
+        source[i + 1] === '/'
+          ? source.indexOf('\n', i)
+          : source.indexOf('*/', i) + 1;
+      i = end <= 0 ? source.length : end;
+      code += ' ';
+    } else if (c === '/' && regexMayFollow(code)) {
+      i = regexEnd(source, i);
+      code += ' 0 ';
+    } else if (c === '"' || c === "'" || c === '`') {
+      quote = c;
+      code += ' 0 ';
+    } else if (depth >= 0 && c === '{') {
+      substitutions[depth]++;
+      code += c;
+    } else if (depth >= 0 && c === '}') {
+      if (substitutions[depth]-- > 0) code += c;
+      else {
+        // the end of the substitution: back into the template literal
+        substitutions.pop();
+        quote = '`';
+        code += ' ';
+      }
+    } else code += c;
+  }
+  // NOTE: `...arguments` is the object; `parsed.arguments` a property.
+  return /(?<![.\w$])arguments(?![\w$])/.test(code.replaceAll('...', ' '));
+}
+
+/** Whether a `/` after `code` opens a regex literal (rather than dividing). */
+function regexMayFollow(code: string): boolean {
+  const before = code.trimEnd();
+  return (
+    REGEX_MAY_FOLLOW.test(before.slice(-1)) ||
+    /(?<![\w$.])(?:return|typeof|case|void|yield|await|in|of|delete|throw|else|do)$/.test(
+      before,
+    )
+  );
 }
 
 /** A `/` after one of these (or at the start) opens a regex literal. */
