@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
-import { DISTRIBUTED_LOCK_MANAGER } from './distributed-lock.constants.js';
+import {
+  DISTRIBUTED_LOCK_MANAGER,
+  DISTRIBUTED_LOCK_OPTIONS,
+} from './distributed-lock.constants.js';
 import { ConfigurableDistributedLockModule } from './distributed-lock.module-definition.js';
 import { DistributedLockService } from './distributed-lock.service.js';
 
@@ -27,6 +30,12 @@ import { DistributedLockService } from './distributed-lock.service.js';
       inject: [DistributedLockService],
     },
   ],
-  exports: [DistributedLockService, DISTRIBUTED_LOCK_MANAGER],
+  // NOTE: the options provider comes from forRoot/forRootAsync; exported so
+  // that @InjectDistributedLockOptions() works where the module is seen.
+  exports: [
+    DistributedLockService,
+    DISTRIBUTED_LOCK_MANAGER,
+    DISTRIBUTED_LOCK_OPTIONS,
+  ],
 })
 export class DistributedLockModule extends ConfigurableDistributedLockModule {}
