@@ -10,11 +10,13 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import { catchError, from, mergeMap, throwError, type Observable } from 'rxjs';
 import { LockBackendUnavailableError } from './core/errors/lock-backend-unavailable.error.js';
+import { LockManagerClosedError } from './core/errors/lock-manager-closed.error.js';
 import { LockNotAcquiredError } from './core/errors/lock-not-acquired.error.js';
 import { InvalidLockKeyArgumentError } from './errors/invalid-lock-key-argument.error.js';
 import {
   badKeyValueMessage,
   conflictMessage,
+  SHUTTING_DOWN_MESSAGE,
   UNAVAILABLE_MESSAGE,
 } from './distributed-lock.messages.js';
 
@@ -32,7 +34,8 @@ export interface LockErrorResponse {
  * HTTP:
  * - contention ({@link LockNotAcquiredError}, {@link LockWaitTimeoutError}):
  *   HTTP 409 with `Retry-After` in whole seconds (rounded up, at least 1);
- * - {@link LockBackendUnavailableError} (Redis unreachable or too slow): 503;
+ * - {@link LockBackendUnavailableError} (Redis unreachable or too slow) and
+ *   {@link LockManagerClosedError} (this instance is shutting down): 503;
  * - {@link InvalidLockKeyArgumentError} (a key value from the request is
  *   missing or not a string/number): 400.
  * Any other error, lost locks included, passes through unchanged (a lost lock
@@ -105,6 +108,13 @@ export class DistributedLockInterceptor implements NestInterceptor {
         statusCode: HttpStatus.SERVICE_UNAVAILABLE,
         error: 'Service Unavailable',
         message: UNAVAILABLE_MESSAGE,
+      };
+    }
+    if (error instanceof LockManagerClosedError) {
+      return {
+        statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+        error: 'Service Unavailable',
+        message: SHUTTING_DOWN_MESSAGE,
       };
     }
     if (error instanceof InvalidLockKeyArgumentError) {

@@ -84,6 +84,9 @@ export function conflictMessage(retryAfterSeconds: number): string {
 export const UNAVAILABLE_MESSAGE =
   'The lock service is temporarily unavailable. Retry shortly.';
 
+export const SHUTTING_DOWN_MESSAGE =
+  'This instance is shutting down and takes no new locks. Retry shortly.';
+
 export function badKeyValueMessage(
   placeholder: string | undefined,
   value: unknown,

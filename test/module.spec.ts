@@ -30,6 +30,7 @@ import {
   InvalidLockTemplateError,
   LockLostError,
   LockManager,
+  LockManagerClosedError,
   MemoryLockStore,
   type DistributedLockModuleOptions,
   type DistributedLockModuleRootOptions,
@@ -628,6 +629,24 @@ describe('error mapping', () => {
     const unmapped = await start({ url: redis.url, mapErrors: false });
     // NOTE: not even a pass-through: routes skip Nest's interceptor pipeline
     expect(unmapped.get(ApplicationConfig).getGlobalInterceptors()).toEqual([]);
+  });
+
+  it('answers 503 (shutting down, retry elsewhere) to a decorated route once the lock manager is closed', async () => {
+    const app = await start(
+      { url: redis.url, prefix: unique('c') + ':' },
+      { controllers: [WorkerController] },
+    );
+    await app.get<LockManager>(DISTRIBUTED_LOCK_MANAGER).close();
+    const response = await request(app.getHttpServer()).post('/plain/5');
+    expect({ status: response.status, message: response.body.message }).toEqual(
+      {
+        status: 503,
+        message: expect.stringMatching(/shutting down/),
+      },
+    );
+    await expect(
+      app.get(DistributedLockService).acquire('plain:5'),
+    ).rejects.toBeInstanceOf(LockManagerClosedError);
   });
 
   it('leaves lock errors unmapped with mapErrors: false', async () => {

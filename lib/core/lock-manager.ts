@@ -4,6 +4,7 @@ import { callAsync } from './call-async.js';
 import { LockAbortedError } from './errors/lock-aborted.error.js';
 import { LockBackendUnavailableError } from './errors/lock-backend-unavailable.error.js';
 import { LockError } from './errors/lock-error.js';
+import { LockManagerClosedError } from './errors/lock-manager-closed.error.js';
 import { LockNotAcquiredError } from './errors/lock-not-acquired.error.js';
 import {
   combinedView,
@@ -1521,8 +1522,6 @@ function resolveOptions(
  */
 class LateGrantError extends LockBackendUnavailableError {}
 
-function closedError(): LockError {
-  return new LockError(
-    'The lock manager is closed (the application is shutting down); no lock can be taken.',
-  );
+function closedError(): LockManagerClosedError {
+  return new LockManagerClosedError();
 }

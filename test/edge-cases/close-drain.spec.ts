@@ -91,8 +91,12 @@ test('while close() waits, new locks are refused but a reentrant call inside the
   const result = await outcome(running);
   await closing;
   expect({ fresh, acquired, result }).toEqual({
-    fresh: expect.stringMatching(/^LockError: The lock manager is closed/),
-    acquired: expect.stringMatching(/^LockError: The lock manager is closed/),
+    fresh: expect.stringMatching(
+      /^LockManagerClosedError: The lock manager is closed/,
+    ),
+    acquired: expect.stringMatching(
+      /^LockManagerClosedError: The lock manager is closed/,
+    ),
     result: 'resolved: resolved: inner',
   });
 });

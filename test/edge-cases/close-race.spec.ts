@@ -60,7 +60,7 @@ test('a wait that starts after close() began fails at once instead of waiting ou
         Math.round(performance.now() - started) < 500
           ? 'fast'
           : 'waited out waitTimeout',
-    }).toEqual({ outcome: 'LockError', waitedMs: 'fast' });
+    }).toEqual({ outcome: 'LockManagerClosedError', waitedMs: 'fast' });
   } finally {
     client.disconnect();
   }

@@ -5,3 +5,4 @@ export * from './lock-lost.error.js';
 export * from './lock-backend-unavailable.error.js';
 export * from './invalid-lock-key.error.js';
 export * from './lock-aborted.error.js';
+export * from './lock-manager-closed.error.js';
