@@ -164,6 +164,16 @@ describe('compileLockKey', () => {
     expect(() => compileLockKey([], target)).toThrow(InvalidLockTemplateError);
   });
 
+  it('fails at compile time on a lone surrogate in the literal text, which no call could turn into a key', () => {
+    expect(() => compileLockKey('x\ud800:<id>', target)).toThrow(
+      InvalidLockTemplateError,
+    );
+    expect(() => compileLockKey(['ok:<id>', '<id>:\udc00'], target)).toThrow(
+      /well-formed Unicode/,
+    );
+    expect(resolve('\u{1F600}:<id>', ['1'])).toBe('\u{1F600}:1');
+  });
+
   it('fails at compile time on a position past the parameters, unless they can go on', () => {
     class Positions {
       one(id: string) {

@@ -207,6 +207,12 @@ function parseTemplate(template: string, target: KeyTemplateTarget): Segment[] {
     );
   if (typeof template !== 'string' || template.length === 0)
     throw syntaxError('a key template must be a non-empty string');
+  // NOTE: the engine refuses such a key (Redis would read the surrogate as
+  // U+FFFD): every call would fail, so the template fails at startup.
+  if (LONE_SURROGATE.test(template))
+    throw syntaxError(
+      'a key template must be well-formed Unicode (it has a lone surrogate)',
+    );
   const segments: Segment[] = [];
   let rest = template;
   while (rest.length > 0) {
