@@ -6,6 +6,7 @@
  * that says what is wrong; a master that is neither a URL, a client nor a
  * store (an unset variable) must not quietly become the default Redis.
  */
+import { Redis, type RedisOptions } from 'ioredis';
 import {
   LockError,
   MemoryLockStore,
@@ -37,5 +38,51 @@ it('rejects a master that is neither a URL, an ioredis client nor a store, befor
       });
     expect(build).toThrow(LockError);
     expect(build).toThrow(/master/);
+  }
+});
+
+it('rejects the same master listed twice (one server would count as two votes), before opening anything', () => {
+  const store = new MemoryLockStore();
+  for (const listed of [
+    [store, store, new MemoryLockStore()],
+    ['redis://127.0.0.1:1', 'redis://127.0.0.1:1', 'redis://127.0.0.1:2'],
+    // the same server: another database, the default port, a password
+    ['redis://127.0.0.1:1/0', 'redis://127.0.0.1:1/3', 'redis://127.0.0.1:2'],
+    ['redis://127.0.0.1', 'redis://:pw@127.0.0.1:6379', 'redis://127.0.0.1:2'],
+  ] as RedlockMaster[][])
+    expect(() => new RedlockStore({ masters: listed })).toThrow(
+      /the same master twice/,
+    );
+  // different ports are different servers
+  const three = new RedlockStore({
+    masters: [
+      'redis://127.0.0.1:1',
+      'redis://127.0.0.1:2',
+      'redis://127.0.0.1:3',
+    ],
+    redisOptions: { lazyConnect: true },
+  });
+  return three.close();
+});
+
+it('tells ioredis clients apart by their server, unix sockets by their path', async () => {
+  const client = (options: RedisOptions) =>
+    new Redis({ lazyConnect: true, host: '127.0.0.1', ...options });
+  const a = client({ port: 1 });
+  const b = client({ port: 1, db: 2 });
+  const c = client({ port: 2 });
+  const d = client({ path: '/tmp/one.sock' });
+  const e = client({ path: '/tmp/two.sock' });
+  try {
+    expect(() => new RedlockStore({ masters: [a, b, c] })).toThrow(
+      /the same master twice/,
+    );
+    expect(
+      () => new RedlockStore({ masters: [a, 'redis://127.0.0.1:2', c] }),
+    ).toThrow(/the same master twice/);
+    const sockets = new RedlockStore({ masters: [a, d, e] });
+    await sockets.close();
+  } finally {
+    for (const one of [a, b, c, d, e]) one.disconnect();
   }
 });

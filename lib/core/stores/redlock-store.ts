@@ -117,6 +117,18 @@ export class RedlockStore implements LockStore {
         throw new LockError(
           `Each RedlockStore master must be a Redis URL, an ioredis client or a LockStore (got ${describeMaster(master)}).`,
         );
+    // NOTE: one server listed twice would count as two votes: a quorum of
+    // "three" masters would then be lost with that one server, and held by
+    // it alone with a second one.
+    const seen = new Set<unknown>();
+    for (const master of masters) {
+      const server = serverOf(master);
+      if (seen.has(server))
+        throw new LockError(
+          `RedlockStore lists the same master twice (${typeof server === 'string' ? server : 'one object'}): every master must be a separate Redis server.`,
+        );
+      seen.add(server);
+    }
     const driftFactor = options.driftFactor ?? 0.01;
     if (
       typeof driftFactor !== 'number' ||
@@ -726,6 +738,30 @@ function isMaster(master: unknown): master is RedlockMaster {
       master !== null &&
       typeof (master as Partial<Redis>).evalsha === 'function')
   );
+}
+
+/**
+ * What tells two masters apart: the host and port of a URL (another database
+ * or other credentials on one server are the same server) or of an ioredis
+ * client (or its socket path); a store by its identity.
+ */
+function serverOf(master: RedlockMaster): unknown {
+  if (typeof master === 'string') {
+    try {
+      const url = new URL(master);
+      if (url.protocol === 'redis:' || url.protocol === 'rediss:')
+        return `${url.hostname.toLowerCase()}:${url.port || '6379'}`;
+    } catch {
+      // not a URL ioredis reads as host and port: compared as written
+    }
+    return master;
+  }
+  const options = (master as Partial<Redis>).options;
+  if (isLockStore(master) || !options) return master;
+  if (options.path) return `unix:${options.path}`;
+  return options.host === undefined
+    ? master
+    : `${options.host.toLowerCase()}:${options.port ?? 6379}`;
 }
 
 function describeMaster(value: unknown): string {
