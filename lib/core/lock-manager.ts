@@ -333,13 +333,16 @@ export class LockManager {
       result = await this.context.run(context, () => fn(lock));
     } catch (error) {
       while (lock.nestedRunning) await lock.nestedSettled();
-      await lock.release().catch(noop);
+      if (!lock.closedUnderNested) await lock.release().catch(noop);
       throw error;
     }
     // NOTE: checked again after each wait, and released in the same turn: a
     // nested call that starts from here on takes the key afresh.
     while (lock.nestedRunning) await lock.nestedSettled();
     const lost = lock.lostReason;
+    // NOTE: close() gave up on this work while a nested call still runs
+    // under it: its lease is left to run out, as for any work still running.
+    if (lock.closedUnderNested) throw lock.lostError('closed');
     try {
       await lock.release();
     } catch (error) {

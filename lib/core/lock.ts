@@ -324,6 +324,19 @@ export class Lock {
   }
 
   /**
+   * close() gave this lock up (`closed`) while a reentrant call under it
+   * still runs: its lease is left to run out, never released under that
+   * call. @internal
+   */
+  get closedUnderNested(): boolean {
+    return (
+      this.state === 'closed' &&
+      this.nested !== undefined &&
+      this.nested.size > 0
+    );
+  }
+
+  /**
    * A reentrant call may still join this lock: its holder has not asked to
    * release it (from then on, a call for these keys takes them afresh). @internal
    */
