@@ -243,8 +243,14 @@ export class LockManager {
    * chain holds, it takes only the missing ones.
    */
   async acquire(keys: LockKeys, options?: LockOptions): Promise<Lock> {
-    const { held, request } = this.reentrancy(this.request(keys, options));
-    return held ?? this.take(request);
+    const { held, request } = this.reentrancy(
+      this.request(keys, options, false, true),
+    );
+    if (held) return held;
+    // NOTE: while close() waits for running work, that work may still
+    // enter its own keys again; any other lock is refused.
+    if (this.closed) throw closedError();
+    return this.take(request);
   }
 
   /**
@@ -258,9 +264,10 @@ export class LockManager {
     options?: Omit<LockOptions, 'waitTimeout'>,
   ): Promise<Lock | null> {
     const { held, request } = this.reentrancy(
-      this.request(keys, { ...options, waitTimeout: 0 }),
+      this.request(keys, { ...options, waitTimeout: 0 }, false, true),
     );
     if (held) return held;
+    if (this.closed) throw closedError();
     try {
       return await this.take(request);
     } catch (error) {
