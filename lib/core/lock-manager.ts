@@ -314,6 +314,13 @@ export class LockManager {
     fn: (lock: Lock) => T | Promise<T>,
   ): Promise<T> {
     const lock = await this.take(request);
+    // NOTE: a lock passed on in this process just before close() began
+    // reaches its waiter afterwards: like any new lock, it is refused (close()
+    // would take it away at once, with no wait for the work it started).
+    if (this.closed) {
+      await lock.release().catch(noop);
+      throw closedError();
+    }
     const lostEarly = lock.lostReason;
     if (lostEarly) {
       // NOTE: a lock passed on in this process can be lost before `fn` runs
