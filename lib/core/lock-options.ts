@@ -93,7 +93,8 @@ export interface LockManagerOptions {
    * down must not let another take a key while its own work on it still
    * runs. Work still running after that loses its lock (its signal aborts)
    * and its lease is left in the store to run out (at most its ttl), never
-   * released under it. Locks held outside `using` are released at once.
+   * released under it. Locks held outside `using` are released once the
+   * wait is over.
    * 0: no wait.
    * @default 10000
    */
