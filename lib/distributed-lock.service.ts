@@ -2,7 +2,7 @@ import {
   Inject,
   Injectable,
   Logger,
-  type OnApplicationShutdown,
+  type BeforeApplicationShutdown,
 } from '@nestjs/common';
 import {
   isObservable,
@@ -61,7 +61,7 @@ interface CallPlan {
  * }
  */
 @Injectable()
-export class DistributedLockService implements OnApplicationShutdown {
+export class DistributedLockService implements BeforeApplicationShutdown {
   /** The framework-free engine behind this service. */
   readonly manager: LockManager;
   /** The module options, with defaults applied. */
@@ -117,8 +117,10 @@ export class DistributedLockService implements OnApplicationShutdown {
   /**
    * Waits (up to `closeTimeout`) for decorated methods still running, then
    * stops renewals, releases held locks and closes what the module opened.
+   * NOTE: before `onApplicationShutdown`, where modules such as TypeORM
+   * close their connections: the methods waited for still have them.
    */
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     await this.manager.close();
   }
 
