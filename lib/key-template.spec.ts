@@ -164,6 +164,14 @@ describe('compileLockKey', () => {
     expect(() => compileLockKey([], target)).toThrow(InvalidLockTemplateError);
   });
 
+  it('fails at compile time on a placeholder that reads the whole rest parameter, an array no call could turn into a key part', () => {
+    expect(() => compileLockKey('r:<rest>', target)).toThrow(
+      InvalidLockTemplateError,
+    );
+    expect(() => compileLockKey('r:<rest>', target)).toThrow(/<rest\.0>/);
+    expect(resolve('r:<rest.0>:<rest.length>', ['1', {}, 'a'])).toBe('r:a:1');
+  });
+
   it('fails at compile time on a lone surrogate in the literal text, which no call could turn into a key', () => {
     expect(() => compileLockKey('x\ud800:<id>', target)).toThrow(
       InvalidLockTemplateError,

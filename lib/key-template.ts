@@ -268,6 +268,18 @@ function placeholder(
     );
   }
   const fromRest = index === restIndex && head === names[index];
+  // NOTE: the rest parameter as a whole is an array, which no key part can
+  // be: every call would answer 400.
+  if (fromRest && path.length === 0)
+    throw new InvalidLockTemplateError(
+      templateSyntaxMessage(
+        target.label,
+        template,
+        `<${text}> reads the rest parameter, an array, which cannot be part of a key; name one of its elements (<${head}.0>), or use a key function`,
+      ),
+      target.label,
+      template,
+    );
   // NOTE: the key is built from the arguments before the method runs, so a
   // parameter's default value applies here too: a literal one is known, any
   // other only the method can evaluate (a startup error, never a guess).
