@@ -1,4 +1,5 @@
 import { Inject } from '@nestjs/common';
+import { SSE_METADATA } from '@nestjs/common/constants.js';
 import { LOCK_SERVICE_PROPERTY } from './distributed-lock.constants.js';
 import { throwError } from 'rxjs';
 import {
@@ -89,6 +90,10 @@ export function DistributedLock(
       methodName,
       options,
       method: original as AnyMethod,
+      // NOTE: read from the wrapper when called: @Sse applied above this
+      // decorator marks the wrapper, one below marks the original, whose
+      // metadata the wrapper copies.
+      isSse: () => Reflect.getMetadata(SSE_METADATA, wrapper) === true,
       resolveKeys: compileLockKey(key, {
         label,
         parameters: readMethodParameters(own),

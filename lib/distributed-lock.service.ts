@@ -39,6 +39,8 @@ export interface LockedMethod {
   readonly resolveKeys: LockKeyResolver;
   readonly options: DistributedLockOptions;
   readonly method: (...args: unknown[]) => unknown;
+  /** Whether the method is an `@Sse` route handler (read at call time). */
+  readonly isSse: () => boolean;
 }
 
 /** Decorator options merged with this module's defaults, computed once per method. */
@@ -180,8 +182,9 @@ export class DistributedLockService implements BeforeApplicationShutdown {
         () => {
           // NOTE: a call skipped on contention sends `undefined`, as the
           // Promise form resolves to it: an Observable that completes empty
-          // makes `lastValueFrom` (Nest's route handler) throw.
-          if (!invoked) subscriber.next(undefined);
+          // makes `lastValueFrom` (Nest's route handler) throw. An @Sse
+          // route sends each value as an event: there, it ends with none.
+          if (!invoked && !locked.isSse()) subscriber.next(undefined);
           subscriber.complete();
         },
         (error: unknown) => subscriber.error(error),

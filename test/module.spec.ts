@@ -693,6 +693,48 @@ describe('error mapping', () => {
     );
   });
 
+  it('ends an @Sse stream skipped on contention with no event at all (both decorator orders)', async () => {
+    @Controller()
+    class SkipFeedController {
+      @Sse('skip-below/:id')
+      @DistributedLock('skip:<id>', { onContention: 'skip' })
+      below(@Param('id') id: string): Observable<{ data: string }> {
+        return of({ data: `below ${id}` });
+      }
+
+      @DistributedLock('skip:<id>', { onContention: 'skip' })
+      @Sse('skip-above/:id')
+      above(@Param('id') id: string): Observable<{ data: string }> {
+        return of({ data: `above ${id}` });
+      }
+    }
+    const app = await start(
+      { url: redis.url, prefix: unique('sse-skip') + ':' },
+      { controllers: [SkipFeedController] },
+    );
+    const server = app.getHttpServer();
+    const free = await request(server).get('/skip-below/2');
+    await app.get(DistributedLockService).acquire('skip:1', { ttl: 20_000 });
+    const skipped = await Promise.all([
+      request(server).get('/skip-below/1'),
+      request(server).get('/skip-above/1'),
+    ]);
+    expect({
+      free: free.text.includes('data: below 2'),
+      // NOTE: Nest opens every stream with an empty line; no event follows.
+      skipped: skipped.map((response) => [
+        response.status,
+        response.text.trim(),
+      ]),
+    }).toEqual({
+      free: true,
+      skipped: [
+        [200, ''],
+        [200, ''],
+      ],
+    });
+  });
+
   it('answers every waiter that gives up with the holder’s lease in Retry-After, not 1 s', async () => {
     const prefix = unique('ra') + ':';
     const app = await start(
