@@ -411,10 +411,7 @@ function splitTopLevel(source: string, open: number): string[] {
           : source.indexOf('*/', i) + 1;
       i = end <= 0 ? source.length : end;
       continue;
-    } else if (
-      c === '/' &&
-      REGEX_MAY_FOLLOW.test(current.trimEnd().slice(-1))
-    ) {
+    } else if (c === '/' && regexMayFollow(current)) {
       // NOTE: a regex literal in a default value: `(` and `,` inside it
       // are no structure.
       const end = regexEnd(source, i);

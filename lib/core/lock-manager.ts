@@ -18,6 +18,7 @@ import {
   MAX_TIMER_DELAY,
   MIN_TTL_MS,
   assertDuration,
+  driftFactorOf,
   type LockManagerOptions,
   type LockOptions,
   type ResolvedLockOptions,
@@ -189,15 +190,7 @@ export class LockManager {
       options.prefix ?? 'lock:',
       options.maxKeyLength ?? 256,
     );
-    this.driftFactor = options.driftFactor ?? 0.01;
-    // NOTE: a negative factor would trust a lock past its lease (two holders).
-    if (
-      typeof this.driftFactor !== 'number' ||
-      !(this.driftFactor >= 0 && this.driftFactor < 1)
-    )
-      throw new LockError(
-        `driftFactor must be a number from 0 to below 1 (got ${String(options.driftFactor)}).`,
-      );
+    this.driftFactor = driftFactorOf(options.driftFactor);
     this.closeTimeout = options.closeTimeout ?? 10_000;
     if (
       !Number.isInteger(this.closeTimeout) ||
@@ -243,14 +236,8 @@ export class LockManager {
    * chain holds, it takes only the missing ones.
    */
   async acquire(keys: LockKeys, options?: LockOptions): Promise<Lock> {
-    const { held, request } = this.reentrancy(
-      this.request(keys, options, false, true),
-    );
-    if (held) return held;
-    // NOTE: while close() waits for running work, that work may still
-    // enter its own keys again; any other lock is refused.
-    if (this.closed) throw closedError();
-    return this.take(request);
+    const { held, request } = this.enter(keys, options);
+    return held ?? this.take(request);
   }
 
   /**
@@ -263,11 +250,11 @@ export class LockManager {
     keys: LockKeys,
     options?: Omit<LockOptions, 'waitTimeout'>,
   ): Promise<Lock | null> {
-    const { held, request } = this.reentrancy(
-      this.request(keys, { ...options, waitTimeout: 0 }, false, true),
-    );
+    const { held, request } = this.enter(keys, {
+      ...options,
+      waitTimeout: 0,
+    });
     if (held) return held;
-    if (this.closed) throw closedError();
     try {
       return await this.take(request);
     } catch (error) {
@@ -294,12 +281,7 @@ export class LockManager {
     fn: (lock: Lock) => T | Promise<T>,
     options?: LockOptions,
   ): Promise<T> {
-    const { held, holders, request } = this.reentrancy(
-      this.request(keys, options, true, true),
-    );
-    // NOTE: while close() waits for running work, that work may still
-    // enter its own keys again; any other lock is refused.
-    if (this.closed && !held) throw closedError();
+    const { held, holders, request } = this.enter(keys, options, true);
     if (!holders) return this.usingFresh(request, fn);
     // NOTE: a nested call that outlives the call that holds its keys (one
     // started without `await`) still runs under them: the outer call
@@ -328,42 +310,35 @@ export class LockManager {
       await lock.release().catch(noop);
       throw lock.lostError(lostEarly);
     }
+    const context = { current: lock, outer: this.context.getStore() };
+    let result: T;
     this.working.add(lock);
     try {
-      return await this.runUnder(lock, fn);
+      try {
+        result = await this.context.run(context, () => fn(lock));
+      } catch (error) {
+        while (lock.nestedRunning) await lock.nestedSettled();
+        if (!lock.closedUnderNested) await lock.release().catch(noop);
+        throw error;
+      }
+      // NOTE: checked again after each wait, and released in the same turn:
+      // a nested call that starts from here on takes the key afresh.
+      while (lock.nestedRunning) await lock.nestedSettled();
+      const lost = lock.lostReason;
+      // NOTE: close() gave up on this work while a nested call still runs
+      // under it: its lease is left to run out, as for any work still running.
+      if (lock.closedUnderNested) throw lock.lostError('closed');
+      try {
+        await lock.release();
+      } catch (error) {
+        throw lost ? lock.lostError(lost, error) : error;
+      }
+      if (lost) throw lock.lostError(lost);
+      return result;
     } finally {
       this.working.delete(lock);
       if (this.working.size === 0) this.onWorkDone?.();
     }
-  }
-
-  private async runUnder<T>(
-    lock: Lock,
-    fn: (lock: Lock) => T | Promise<T>,
-  ): Promise<T> {
-    const context = { current: lock, outer: this.context.getStore() };
-    let result: T;
-    try {
-      result = await this.context.run(context, () => fn(lock));
-    } catch (error) {
-      while (lock.nestedRunning) await lock.nestedSettled();
-      if (!lock.closedUnderNested) await lock.release().catch(noop);
-      throw error;
-    }
-    // NOTE: checked again after each wait, and released in the same turn: a
-    // nested call that starts from here on takes the key afresh.
-    while (lock.nestedRunning) await lock.nestedSettled();
-    const lost = lock.lostReason;
-    // NOTE: close() gave up on this work while a nested call still runs
-    // under it: its lease is left to run out, as for any work still running.
-    if (lock.closedUnderNested) throw lock.lostError('closed');
-    try {
-      await lock.release();
-    } catch (error) {
-      throw lost ? lock.lostError(lost, error) : error;
-    }
-    if (lost) throw lock.lostError(lost);
-    return result;
   }
 
   /**
@@ -442,9 +417,7 @@ export class LockManager {
     keys: LockKeys,
     options: LockOptions | undefined,
     renew = false,
-    whileClosing = false,
   ): LockRequest {
-    if (this.closed && !whileClosing) throw closedError();
     const normalized = this.keyspace.normalize(keys);
     return {
       keys: normalized,
@@ -493,6 +466,21 @@ export class LockManager {
     throw new LockError(
       `${name} (${ttl} ms) leaves less than ${MIN_VALIDITY_MS} ms of validity once the drift allowance (ttl * driftFactor ${this.driftFactor} + 2 ms) is taken off; use a longer ttl.`,
     );
+  }
+
+  /**
+   * A call's request, seen through the locks of its call chain (see
+   * reentrancy). NOTE: while close() waits for running work, that work may
+   * still enter its own keys again; any other lock is refused.
+   */
+  private enter(
+    keys: LockKeys,
+    options: LockOptions | undefined,
+    renew = false,
+  ) {
+    const entry = this.reentrancy(this.request(keys, options, renew));
+    if (this.closed && !entry.held) throw closedError();
+    return entry;
   }
 
   /**

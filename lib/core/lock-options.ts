@@ -138,6 +138,21 @@ export interface ResolvedLockOptions {
  * Throws a {@link LockError} naming `name` unless `value` is a number of
  * milliseconds from `min` to `max`. @internal
  */
+/**
+ * A drift factor, `undefined` for the default (0.01): a share of the ttl
+ * from 0 to below 1. NOTE: a negative one would trust a lock past its lease
+ * (two holders), and one of 1 or more would find every grant too late.
+ * @internal
+ */
+export function driftFactorOf(value: unknown): number {
+  const factor = value ?? 0.01;
+  if (typeof factor !== 'number' || !(factor >= 0 && factor < 1))
+    throw new LockError(
+      `driftFactor must be a number from 0 to below 1 (got ${String(value)}).`,
+    );
+  return factor;
+}
+
 export function assertDuration(
   value: number,
   name: string,

@@ -9,6 +9,7 @@ import type {
 } from './lock-store.js';
 import { RedisLockStore } from './redis-lock-store.js';
 import { callAsync } from '../call-async.js';
+import { driftFactorOf } from '../lock-options.js';
 import { noop } from '../noop.js';
 
 /**
@@ -129,14 +130,7 @@ export class RedlockStore implements LockStore {
         );
       seen.add(server);
     }
-    const driftFactor = options.driftFactor ?? 0.01;
-    if (
-      typeof driftFactor !== 'number' ||
-      !(driftFactor >= 0 && driftFactor < 1)
-    )
-      throw new LockError(
-        `driftFactor must be a number from 0 to below 1 (got ${String(options.driftFactor)}).`,
-      );
+    this.driftFactor = driftFactorOf(options.driftFactor);
     const owned: LockStore[] = [];
     this.stores = masters.map((master: RedlockMaster) => {
       if (isLockStore(master)) return master;
@@ -151,7 +145,6 @@ export class RedlockStore implements LockStore {
     });
     this.owned = owned;
     this.quorum = Math.floor(masters.length / 2) + 1;
-    this.driftFactor = driftFactor;
   }
 
   /**
