@@ -1,7 +1,12 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { LockNotAcquiredError } from './core/errors/lock-not-acquired.error.js';
 import type { LockStore } from './core/stores/lock-store.js';
-import { MAX_TIMER_DELAY, MIN_TTL_MS } from './core/lock-options.js';
+import {
+  CLOSE_TIMEOUT_RULE,
+  isCloseTimeout,
+  MAX_TIMER_DELAY,
+  MIN_TTL_MS,
+} from './core/lock-options.js';
 import { InvalidLockOptionsError } from './errors/invalid-lock-options.error.js';
 import { invalidOptionMessage } from './distributed-lock.messages.js';
 
@@ -213,17 +218,9 @@ export function resolveModuleOptions(
   );
   if (
     resolved.closeTimeout !== undefined &&
-    !(
-      Number.isInteger(resolved.closeTimeout) &&
-      resolved.closeTimeout >= 0 &&
-      resolved.closeTimeout <= MAX_TIMER_DELAY
-    )
+    !isCloseTimeout(resolved.closeTimeout)
   )
-    failModule(
-      'closeTimeout',
-      'must be a whole number of ms from 0',
-      resolved.closeTimeout,
-    );
+    failModule('closeTimeout', CLOSE_TIMEOUT_RULE, resolved.closeTimeout);
   if (
     resolved.localHandoffs !== undefined &&
     !(Number.isInteger(resolved.localHandoffs) && resolved.localHandoffs >= 0)

@@ -18,7 +18,9 @@ import {
   MAX_TIMER_DELAY,
   MIN_TTL_MS,
   assertDuration,
+  CLOSE_TIMEOUT_RULE,
   driftFactorOf,
+  isCloseTimeout,
   type LockManagerOptions,
   type LockOptions,
   type ResolvedLockOptions,
@@ -192,13 +194,9 @@ export class LockManager {
     );
     this.driftFactor = driftFactorOf(options.driftFactor);
     this.closeTimeout = options.closeTimeout ?? 10_000;
-    if (
-      !Number.isInteger(this.closeTimeout) ||
-      this.closeTimeout < 0 ||
-      this.closeTimeout > MAX_TIMER_DELAY
-    )
+    if (!isCloseTimeout(this.closeTimeout))
       throw new LockError(
-        `closeTimeout must be a whole number of ms from 0 (got ${String(options.closeTimeout)}).`,
+        `closeTimeout ${CLOSE_TIMEOUT_RULE} (got ${String(options.closeTimeout)}).`,
       );
     this.localHandoffs = options.localHandoffs ?? 8;
     if (!Number.isInteger(this.localHandoffs) || this.localHandoffs < 0)
@@ -1237,7 +1235,8 @@ export class LockManager {
 
   /**
    * Releases `lock`, or, while this process has a waiter for its key and
-   * fewer than `localHandoffs` handoffs in a row, passes it to that waiter.
+   * fewer than `localHandoffs` handoffs in a row, passes it to that waiter
+   * (never on a retried release: see `Lock.passable`).
    *
    * A pass is pipelined: the waiter gets its lock at once (a new token, the
    * fence plus one) while the store moves the lease to that token. Until the
@@ -1262,6 +1261,7 @@ export class LockManager {
     const next =
       queue &&
       streak < this.localHandoffs &&
+      lock.passable &&
       lock.remainingTime >= PASS_MIN_VALIDITY_MS
         ? queue.waiters.find((waiter) => !waiter.granted && !waiter.cancelled)
         : undefined;

@@ -138,21 +138,6 @@ export interface ResolvedLockOptions {
  * Throws a {@link LockError} naming `name` unless `value` is a number of
  * milliseconds from `min` to `max`. @internal
  */
-/**
- * A drift factor, `undefined` for the default (0.01): a share of the ttl
- * from 0 to below 1. NOTE: a negative one would trust a lock past its lease
- * (two holders), and one of 1 or more would find every grant too late.
- * @internal
- */
-export function driftFactorOf(value: unknown): number {
-  const factor = value ?? 0.01;
-  if (typeof factor !== 'number' || !(factor >= 0 && factor < 1))
-    throw new LockError(
-      `driftFactor must be a number from 0 to below 1 (got ${String(value)}).`,
-    );
-  return factor;
-}
-
 export function assertDuration(
   value: number,
   name: string,
@@ -170,3 +155,34 @@ export function assertDuration(
     );
   }
 }
+
+/**
+ * A drift factor, `undefined` for the default (0.01): a share of the ttl
+ * from 0 to below 1. NOTE: a negative one would trust a lock past its lease
+ * (two holders), and one of 1 or more would find every grant too late.
+ * @internal
+ */
+export function driftFactorOf(value: unknown): number {
+  const factor = value ?? 0.01;
+  if (typeof factor !== 'number' || !(factor >= 0 && factor < 1))
+    throw new LockError(
+      `driftFactor must be a number from 0 to below 1 (got ${String(value)}).`,
+    );
+  return factor;
+}
+
+/**
+ * Whether `value` is a `closeTimeout` (whole ms from 0 to the longest timer
+ * Node keeps); `CLOSE_TIMEOUT_RULE` says it in the errors of the engine and
+ * of the Nest module alike. @internal
+ */
+export function isCloseTimeout(value: unknown): value is number {
+  return (
+    Number.isInteger(value) &&
+    (value as number) >= 0 &&
+    (value as number) <= MAX_TIMER_DELAY
+  );
+}
+
+/** @internal */
+export const CLOSE_TIMEOUT_RULE = `must be a whole number of ms from 0 to ${MAX_TIMER_DELAY}`;

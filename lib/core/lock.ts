@@ -101,6 +101,8 @@ export class Lock {
    * close() can be sure to end it.
    */
   private leaseUnsettled: boolean;
+  /** A release was sent and got no answer: it may have run (see passable). */
+  private releaseUnanswered = false;
   private readonly holdUntil: number;
 
   /** @internal */
@@ -267,6 +269,7 @@ export class Lock {
       (error: unknown) => {
         this.releasing = undefined;
         this.leaseUnsettled = true;
+        this.releaseUnanswered = true;
         if (this.state === 'held') this.armExpiry();
         throw error;
       },
@@ -291,6 +294,17 @@ export class Lock {
     return this.leaseUnsettled || this.confirming
       ? Infinity
       : this.lastLeaseSentAt + this.longestLease;
+  }
+
+  /**
+   * The lock may be passed on to a waiter of this process ahead of the
+   * store's answer. NOTE: not after a release that got no answer: it may
+   * have run (a command that timed out still runs on a slow server), so the
+   * key may be free or another process's by now, and the lock's validity
+   * says nothing about it; a retry goes to the store, which knows. @internal
+   */
+  get passable(): boolean {
+    return !this.releaseUnanswered;
   }
 
   /**

@@ -171,13 +171,16 @@ test('closeTimeout 0 does not wait, and a lock held outside using is still relea
   });
 });
 
-test('closeTimeout must be a whole number of ms from 0', () => {
-  for (const closeTimeout of [-1, 1.5, Number.NaN, '10' as never])
+test('closeTimeout must be a whole number of ms from 0 to 2^31-1, and the error says so', () => {
+  for (const closeTimeout of [-1, 1.5, Number.NaN, '10' as never, 2 ** 31])
     expect(
       () =>
         new LockManager({
           store: new MemoryLockStore(),
           closeTimeout,
         }),
-    ).toThrow(LockError);
+    ).toThrow(/from 0 to 2147483647/);
+  expect(
+    () => new LockManager({ store: new MemoryLockStore(), closeTimeout: -1 }),
+  ).toThrow(LockError);
 });
