@@ -55,6 +55,14 @@ export function invalidKeyFunctionMessage(
   return `@DistributedLock on ${method}: the key function ${detail}; it must return a non-empty string or a non-empty array of them.`;
 }
 
+export function missingValueKeyMessage(
+  method: string,
+  key: string,
+  part: string,
+): string {
+  return `@DistributedLock on ${method}: the key function returned ${JSON.stringify(key)}: a part of the key is ${JSON.stringify(part)}, which is what a missing value (undefined, null, NaN, an object) becomes in a template string. Build the key with lockKey(...), which refuses such values.`;
+}
+
 export function missingServiceMessage(method: string): string {
   return (
     `@DistributedLock on ${method}: no DistributedLockService was injected. The class must be created by Nest ` +

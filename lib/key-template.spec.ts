@@ -150,6 +150,28 @@ describe('compileLockKey', () => {
     expect(() => resolve(() => [], [])).toThrow(/returned an empty array/);
   });
 
+  it.each([
+    ['order:undefined', 'undefined'],
+    ['undefined', 'undefined'],
+    ['a:null:b', 'null'],
+    ['n:NaN', 'NaN'],
+    ['o:[object Object]', '[object Object]'],
+  ])(
+    'rejects a key function whose key %p has a part that only a missing value makes',
+    (key, part) => {
+      expect(() => resolve(() => key, [])).toThrow(InvalidLockKeyArgumentError);
+      expect(() => resolve(() => ['ok:1', key], [])).toThrow(
+        new RegExp(`a part of the key is "${part.replace(/[[\]]/g, '\\$&')}"`),
+      );
+    },
+  );
+
+  it('accepts key function keys where those words are only part of a part', () => {
+    expect(resolve(() => 'order:undefined-ish:nullable:NaNa', [])).toBe(
+      'order:undefined-ish:nullable:NaNa',
+    );
+  });
+
   it('fails at compile time on unknown names and malformed templates', () => {
     expect(() => compileLockKey('x:<customer>', target)).toThrow(
       InvalidLockTemplateError,

@@ -4,6 +4,7 @@ import { InvalidLockKeyArgumentError } from './errors/invalid-lock-key-argument.
 import { InvalidLockTemplateError } from './errors/invalid-lock-template.error.js';
 import {
   invalidKeyFunctionMessage,
+  missingValueKeyMessage,
   invalidKeyValueMessage,
   templateSyntaxMessage,
   unknownPlaceholderMessage,
@@ -360,9 +361,11 @@ function keyFunctionResolver(
       }
       throw error;
     }
-    if (isKey(keys)) return keys;
-    if (Array.isArray(keys) && keys.length > 0 && keys.every(isKey))
+    if (isKey(keys)) return checkParts(keys, label);
+    if (Array.isArray(keys) && keys.length > 0 && keys.every(isKey)) {
+      for (const key of keys as string[]) checkParts(key, label);
       return keys as string[];
+    }
     throw new InvalidLockKeyArgumentError(
       invalidKeyFunctionMessage(label, `returned ${describeKeys(keys)}`),
       undefined,
@@ -370,6 +373,28 @@ function keyFunctionResolver(
       keys,
     );
   };
+}
+
+/**
+ * A whole `:`-separated part that only a missing value makes inside a
+ * template string (`order:${dto.id}` with no id): every such call would
+ * share one key. NOTE: key functions only; a template reads the value itself
+ * and refuses it by type, and `lockKey` does the same for code that builds
+ * keys. A part that merely contains one of these words is a key like any
+ * other.
+ */
+const MISSING_VALUE_PART =
+  /(?:^|:)(undefined|null|NaN|\[object Object\])(?=:|$)/;
+
+function checkParts(key: string, label: string): string {
+  const missing = MISSING_VALUE_PART.exec(key);
+  if (!missing) return key;
+  throw new InvalidLockKeyArgumentError(
+    missingValueKeyMessage(label, key, missing[1]),
+    undefined,
+    label,
+    key,
+  );
 }
 
 function isKey(value: unknown): value is string {
@@ -404,12 +429,8 @@ function splitTopLevel(source: string, open: number): string[] {
       if (c === '\\')
         i++; // the escaped character cannot end the string
       else if (c === quote) quote = undefined;
-    } else if (c === '/' && (source[i + 1] === '/' || source[i + 1] === '*')) {
-      const end =
-        source[i + 1] === '/'
-          ? source.indexOf('\n', i)
-          : source.indexOf('*/', i) + 1;
-      i = end <= 0 ? source.length : end;
+    } else if (isCommentStart(source, i)) {
+      i = commentEnd(source, i);
       continue;
     } else if (c === '/' && regexMayFollow(current)) {
       // NOTE: a regex literal in a default value: `(` and `,` inside it
@@ -461,12 +482,8 @@ function readsArguments(source: string): boolean {
       continue;
     }
     const depth = substitutions.length - 1;
-    if (c === '/' && (source[i + 1] === '/' || source[i + 1] === '*')) {
-      const end =
-        source[i + 1] === '/'
-          ? source.indexOf('\n', i)
-          : source.indexOf('*/', i) + 1;
-      i = end <= 0 ? source.length : end;
+    if (isCommentStart(source, i)) {
+      i = commentEnd(source, i);
       code += ' ';
     } else if (c === '/' && regexMayFollow(code)) {
       i = regexEnd(source, i);
@@ -489,6 +506,20 @@ function readsArguments(source: string): boolean {
   }
   // NOTE: `...arguments` is the object; `parsed.arguments` a property.
   return /(?<![.\w$])arguments(?![\w$])/.test(code.replaceAll('...', ' '));
+}
+
+/** Whether a `//` or `/*` comment opens at `i`. */
+function isCommentStart(source: string, i: number): boolean {
+  return source[i] === '/' && (source[i + 1] === '/' || source[i + 1] === '*');
+}
+
+/** Where the comment that opens at `start` ends (its last character). */
+function commentEnd(source: string, start: number): number {
+  const end =
+    source[start + 1] === '/'
+      ? source.indexOf('\n', start)
+      : source.indexOf('*/', start) + 1;
+  return end <= 0 ? source.length : end;
 }
 
 /** Whether a `/` after `code` opens a regex literal (rather than dividing). */

@@ -22,6 +22,7 @@ class KeysController {
   @Post('fn')
   @DistributedLock((dto: { id: string }) => `fn:${dto.id}`)
   fn(@Body() dto: { id: string }): { ok: true } {
+    ran++;
     return { ok: !!dto };
   }
 
@@ -33,7 +34,9 @@ class KeysController {
 }
 
 const apps: INestApplication[] = [];
+let ran = 0;
 afterEach(async () => {
+  ran = 0;
   await Promise.all(apps.splice(0).map((app) => app.close()));
 });
 
@@ -85,5 +88,18 @@ describe('bad key values from the request', () => {
       .post('/many')
       .send({ ids });
     expect(response.status).toBe(400);
+  });
+
+  it('answers 400 when a key function turns a missing field into "undefined", and the method does not run', async () => {
+    const app = await start();
+    const response = await request(app.getHttpServer()).post('/fn').send({});
+    expect(response.status).toBe(400);
+    expect(response.body.message).toBe(
+      'The request does not identify the resource to lock.',
+    );
+    expect(ran).toBe(0);
+    const ok = await request(app.getHttpServer()).post('/fn').send({ id: 'a' });
+    expect(ok.status).toBe(201);
+    expect(ran).toBe(1);
   });
 });
