@@ -12,6 +12,11 @@ export interface AppConfig {
   readonly paymentWindowMs: number;
   /** Number of connections each instance opens to PostgreSQL. */
   readonly databasePoolSize: number;
+  /**
+   * Whether to mount `POST /unlocked/orders`, the demonstration's naive
+   * endpoint that oversells under load; off unless asked for.
+   */
+  readonly unlockedEndpoint?: boolean;
 }
 
 /** Reads {@link AppConfig} from environment variables; throws on a bad value. */
@@ -23,6 +28,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisUrl: text(env, 'REDIS_URL', /^rediss?:\/\//),
     paymentWindowMs: integer(env, 'PAYMENT_WINDOW_MS', 600_000, 1, 86_400_000),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 100),
+    unlockedEndpoint: boolean(env, 'UNLOCKED_ENDPOINT'),
   };
 }
 
@@ -47,6 +53,13 @@ function text(
       `${name} must match ${String(pattern)} (got "${value.replace(/^([a-z][a-z0-9+.-]*:\/*)?.*@/i, '$1***@')}").`,
     );
   return value;
+}
+
+function boolean(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name]?.trim();
+  if (!raw || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new Error(`${name} must be true or false (got "${raw}").`);
 }
 
 function integer(

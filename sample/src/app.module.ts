@@ -24,7 +24,7 @@ export class AppModule {
         }),
         DatabaseModule,
         InventoryModule,
-        OrdersModule,
+        OrdersModule.forRoot(config),
       ],
     };
   }

@@ -15,4 +15,17 @@ describe('loadConfig', () => {
     expect(message).toMatch(new RegExp(`^${name} must match`));
     expect(message).not.toContain('hunter2');
   });
+
+  it('mounts the unlocked demonstration endpoint only when asked', () => {
+    expect(loadConfig({}).unlockedEndpoint).toBe(false);
+    expect(loadConfig({ UNLOCKED_ENDPOINT: 'true' }).unlockedEndpoint).toBe(
+      true,
+    );
+    expect(loadConfig({ UNLOCKED_ENDPOINT: 'false' }).unlockedEndpoint).toBe(
+      false,
+    );
+    expect(() => loadConfig({ UNLOCKED_ENDPOINT: 'yes please' })).toThrow(
+      /UNLOCKED_ENDPOINT must be true or false \(got "yes please"\)/,
+    );
+  });
 });

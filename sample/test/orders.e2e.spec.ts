@@ -40,7 +40,7 @@ describe('three instances on one Redis and one database', () => {
   let urls: string[];
 
   beforeAll(async () => {
-    cluster = await startCluster(3);
+    cluster = await startCluster(3, { unlockedEndpoint: true });
     urls = cluster.instances.map((instance) => instance.url);
   }, 60_000);
 
@@ -399,6 +399,17 @@ describe('bad input, on the default setup (embedded PGlite, memory locks)', () =
       .send({ id: uniqueItemId('nul-name'), name: 'Jazz\u0000night', stock: 1 })
       .expect(400);
     expect(response.body.message).toMatch(/name must be/);
+  });
+
+  it('has no unlocked demonstration endpoint unless asked for one', async () => {
+    const itemId = uniqueItemId('no-unlocked');
+    await createItem(url, itemId, 2);
+    await request(url)
+      .post('/unlocked/orders')
+      .send({ itemId, quantity: 1 })
+      .expect(404);
+    const item = await request(url).get(`/items/${itemId}`).expect(200);
+    expect(item.body.stock).toBe(2);
   });
 
   it('answers 404 to an unknown item, and writes nothing', async () => {

@@ -12,6 +12,8 @@ import { ItemsRepository } from '../src/inventory/items.repository.js';
 import type { Order } from '../src/orders/order.js';
 import { OrdersRepository } from '../src/orders/orders.repository.js';
 import { PaymentGateway } from '../src/orders/payment-gateway.js';
+import { OrdersService } from '../src/orders/orders.service.js';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { startCluster, uniqueItemId, type Cluster } from './apps.js';
 
 describe('refunds and answers after a lock ends badly', () => {
@@ -267,6 +269,70 @@ describe('refunds and answers after a lock ends badly', () => {
     expect(await gateway.balance(order.id)).toBe(0);
   });
 
+  it('more refunds refused for good than a sweep takes do not keep a later one from being retried', async () => {
+    const [first] = cluster.instances;
+    // NOTE: the scheduled sweeps are stopped, so only the calls below retry
+    // refunds, with a limit of one order per sweep.
+    const crons = cluster.instances.map((instance) =>
+      instance.app
+        .get(SchedulerRegistry)
+        .getCronJob('release-expired-reservations'),
+    );
+    crons.forEach((cron) => cron.stop());
+    const gateway = first.app.get(PaymentGateway);
+    const refund = gateway.refund.bind(gateway);
+    let allowed: string | undefined;
+    gateway.refund = async (id) => {
+      if (id !== allowed) throw new Error('refund refused by the provider');
+      return refund(id);
+    };
+    try {
+      // Three cancelled orders whose charge (its answer lost) is not
+      // refunded; the provider refuses the first two for good.
+      const orders: Order[] = [];
+      for (const name of ['stuck-a', 'stuck-b', 'stuck-last']) {
+        const itemId = uniqueItemId(name);
+        await createItem(first.url, itemId, 5);
+        const order = (
+          await request(first.url)
+            .post('/orders')
+            .send({ itemId, quantity: 1 })
+            .expect(201)
+        ).body as Order;
+        const charge = gateway.charge.bind(gateway);
+        gateway.charge = async (id, amount) => {
+          await charge(id, amount);
+          throw new Error('ETIMEDOUT');
+        };
+        try {
+          await request(first.url).post(`/orders/${order.id}/pay`).expect(500);
+        } finally {
+          gateway.charge = charge;
+        }
+        await request(first.url).post(`/orders/${order.id}/cancel`).expect(500);
+        orders.push(order);
+      }
+      const last = orders[2];
+      allowed = last.id;
+      // However the rows come back, sweeps of one order each reach every
+      // unrefunded order within as many sweeps as there are of them.
+      const service = first.app.get(OrdersService);
+      const pending = (await first.app.get(OrdersRepository).unrefunded(10_000))
+        .length;
+      for (let sweep = 0; sweep <= pending; sweep++)
+        await service.retryRefunds(1);
+      expect({
+        last: await gateway.balance(last.id),
+        stuck: await Promise.all(
+          orders.slice(0, 2).map((order) => gateway.balance(order.id)),
+        ),
+      }).toEqual({ last: 0, stuck: [1000, 1000] });
+    } finally {
+      gateway.refund = refund;
+      crons.forEach((cron) => cron.start());
+    }
+  });
+
   it('a refund the provider keeps refusing does not stop the sweep from retrying the others', async () => {
     const [first] = cluster.instances;
     const gateways = cluster.instances.map((instance) =>
@@ -291,8 +357,8 @@ describe('refunds and answers after a lock ends badly', () => {
     });
     // The sweep meets the refused one first, whatever order the rows have.
     repositories.forEach((repository, index) => {
-      repository.unrefunded = async (limit) =>
-        (await unrefunded[index](limit)).sort(
+      repository.unrefunded = async (limit, after) =>
+        (await unrefunded[index](limit, after)).sort(
           (a, b) => Number(b === refused) - Number(a === refused),
         );
     });

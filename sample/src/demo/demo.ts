@@ -65,6 +65,7 @@ async function main(): Promise<void> {
           REDIS_URL: redisUrl,
           DATABASE_URL: databaseUrl,
           DATABASE_POOL_SIZE: '8',
+          UNLOCKED_ENDPOINT: 'true',
         }),
       ),
     );

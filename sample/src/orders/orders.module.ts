@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { InventoryModule } from '../inventory/inventory.module.js';
 import { OrdersController } from './orders.controller.js';
 import { OrdersRepository } from './orders.repository.js';
@@ -9,7 +9,7 @@ import { UnlockedOrdersController } from './unlocked-orders.controller.js';
 
 @Module({
   imports: [InventoryModule],
-  controllers: [OrdersController, UnlockedOrdersController],
+  controllers: [OrdersController],
   providers: [
     OrdersService,
     OrdersRepository,
@@ -17,4 +17,19 @@ import { UnlockedOrdersController } from './unlocked-orders.controller.js';
     ReservationExpiryJob,
   ],
 })
-export class OrdersModule {}
+export class OrdersModule {
+  /**
+   * The orders, with `POST /unlocked/orders` (the demonstration's naive
+   * endpoint, which oversells under load) only when `unlockedEndpoint`.
+   */
+  static forRoot({
+    unlockedEndpoint = false,
+  }: {
+    unlockedEndpoint?: boolean;
+  }): DynamicModule {
+    return {
+      module: OrdersModule,
+      controllers: unlockedEndpoint ? [UnlockedOrdersController] : [],
+    };
+  }
+}

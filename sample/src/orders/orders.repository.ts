@@ -92,16 +92,19 @@ export class OrdersRepository {
 
   /**
    * Ids of cancelled or expired orders that were charged and have no refund
-   * yet: a refund that failed after the order was released.
+   * yet (a refund that failed after the order was released), in id order,
+   * from after `after` when given.
    */
-  async unrefunded(limit: number): Promise<string[]> {
+  async unrefunded(limit: number, after?: string): Promise<string[]> {
     const { rows } = await this.db.query<{ id: string }>(
       `SELECT o.id FROM orders o
        JOIN payments c ON c.idempotency_key = 'charge:' || o.id
        WHERE o.status IN ('cancelled', 'expired')
          AND NOT EXISTS (SELECT 1 FROM payments r WHERE r.idempotency_key = 'refund:' || o.id)
+         AND ($2::uuid IS NULL OR o.id > $2::uuid)
+       ORDER BY o.id
        LIMIT $1`,
-      [limit],
+      [limit, after ?? null],
     );
     return rows.map((row) => row.id);
   }

@@ -26,6 +26,8 @@ import { PaymentGateway } from './payment-gateway.js';
 @Injectable()
 export class OrdersService {
   private readonly logger = new Logger(OrdersService.name);
+  /** Where the next {@link retryRefunds} goes on from (an order id). */
+  private refundsFrom?: string;
 
   constructor(
     @InjectDatabase() private readonly db: Database,
@@ -178,12 +180,18 @@ export class OrdersService {
   }
 
   /**
-   * Refunds released (cancelled or expired) orders whose refund failed;
-   * returns how many were refunded. Refunds are idempotent.
+   * Refunds released (cancelled or expired) orders whose refund failed, at
+   * most `limit` of them per call; returns how many were refunded. Refunds
+   * are idempotent.
+   * NOTE: each call goes on from where the last one stopped (by order id),
+   * back to the start once it reached the end: refunds the provider refuses
+   * for good, more of them than `limit`, would otherwise fill every sweep.
    */
   async retryRefunds(limit: number): Promise<number> {
+    const ids = await this.orders.unrefunded(limit, this.refundsFrom);
+    this.refundsFrom = ids.length < limit ? undefined : ids.at(-1);
     let refunded = 0;
-    for (const id of await this.orders.unrefunded(limit)) {
+    for (const id of ids) {
       // NOTE: a refund the provider refuses (this time or for good) must not
       // stop the others; the next sweep tries it again.
       try {
