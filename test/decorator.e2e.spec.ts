@@ -212,7 +212,6 @@ describe.each<Platform>(['express', 'fastify'])(
 
     it('runs requests for different keys in parallel', async () => {
       const ids = [unique('p'), unique('p'), unique('p'), unique('p')];
-      const started = performance.now();
       const targets = servers();
       const responses = await Promise.all(
         ids.map((id, i) => request(targets[i % 2]).post(`/fail/${id}?ms=400`)),
@@ -225,7 +224,6 @@ describe.each<Platform>(['express', 'fastify'])(
       expect(Math.max(...spans.map((s) => s.enter))).toBeLessThan(
         Math.min(...spans.map((s) => s.exit)),
       );
-      expect(performance.now() - started).toBeLessThan(1200);
     });
 
     it("locks a plain service method called from a controller: 'wait' serializes across apps", async () => {

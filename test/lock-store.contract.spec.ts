@@ -102,6 +102,10 @@ describe.each(backends)('$name contract', (backend) => {
   it('answers a repeated acquire by the same token with the same fence', async () => {
     const k = key();
     const first = await store.acquire([k], 'tokenA', 5000);
+    expect(first).toMatchObject({
+      acquired: true,
+      fences: [expect.any(Number)],
+    });
     const again = await store.acquire([k], 'tokenA', 5000);
     expect(again).toEqual(first);
   });

@@ -275,7 +275,7 @@ describe('startup validation', () => {
     ],
     [
       { store: new MemoryLockStore(), closeTimeout: -1 },
-      /option "closeTimeout" must be a whole number of ms from 0/,
+      /option "closeTimeout" must be a whole number of ms from 0 to 2147483647/,
     ],
     [
       { store: new MemoryLockStore(), url: 'redis://127.0.0.1:1' },
@@ -799,6 +799,32 @@ describe('shutdown', () => {
     await (await waiting).release();
     expect((await connectionNames()).filter((n) => n === name).length).toBe(2);
     await apps.pop()!.close();
+    await sleep(50);
+    expect(await connectionNames()).not.toContain(name);
+  });
+
+  it('closes its connections on app.close() after a startup that failed in another provider', async () => {
+    const name = unique('failed-start');
+    @Injectable()
+    class FailsAtInit {
+      onModuleInit(): void {
+        throw new Error('no configuration');
+      }
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        DistributedLockModule.forRoot({
+          url: redis.url,
+          redisOptions: { connectionName: name },
+        }),
+      ],
+      providers: [FailsAtInit],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await expect(app.init()).rejects.toThrow('no configuration');
+    await sleep(50);
+    expect(await connectionNames()).toContain(name);
+    await app.close();
     await sleep(50);
     expect(await connectionNames()).not.toContain(name);
   });

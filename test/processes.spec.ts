@@ -93,13 +93,17 @@ describe('a holder process', () => {
     const child = runFixture('holder.mjs', [redis.server.url, 'killed', ttl]);
     const held = await events(child).next('held');
     const waiter = locks();
-    child.kill('SIGKILL');
-    const killedAt = performance.now();
-    const lock = await waiter.acquire('killed', { waitTimeout: 5000 });
-    const freedAfter = performance.now() - killedAt;
-    expect(freedAfter).toBeLessThan(ttl + 500);
-    expect(lock.fence).toBeGreaterThan(held.fence as number);
-    await waiter.close();
+    try {
+      child.kill('SIGKILL');
+      const killedAt = performance.now();
+      const lock = await waiter.acquire('killed', { waitTimeout: 5000 });
+      const freedAfter = performance.now() - killedAt;
+      expect(freedAfter).toBeLessThan(ttl + 500);
+      expect(lock.fence).toBeGreaterThan(held.fence as number);
+    } finally {
+      // NOTE: also when an assertion fails, or its connections keep jest up.
+      await waiter.close();
+    }
   });
 
   it('paused past its lease learns that it lost the lock, and cannot extend or release it', async () => {
@@ -109,20 +113,26 @@ describe('a holder process', () => {
     await output.next('held');
     child.kill('SIGSTOP');
     const thief = locks();
-    const stolen = await thief.acquire('paused', {
-      waitTimeout: 5000,
-      ttl: 10_000,
-    });
-    child.kill('SIGCONT');
-    expect(await output.next('lost')).toMatchObject({ error: 'LockLostError' });
-    const outcome = await output.next('done');
-    // the holder may notice the loss from its own lease clock first ("expired")
-    // or from Redis ("not-owner"); the release is always refused by Redis
-    expect(outcome.extend).toMatch(/^LockLostError:(expired|not-owner)$/);
-    expect(outcome.release).toBe('LockLostError:not-owner');
-    await done;
-    expect(stolen.isHeld).toBe(true);
-    await stolen.release(); // the paused holder's release left the new owner alone
-    await thief.close();
+    try {
+      const stolen = await thief.acquire('paused', {
+        waitTimeout: 5000,
+        ttl: 10_000,
+      });
+      child.kill('SIGCONT');
+      expect(await output.next('lost')).toMatchObject({
+        error: 'LockLostError',
+      });
+      const outcome = await output.next('done');
+      // the holder may notice the loss from its own lease clock first ("expired")
+      // or from Redis ("not-owner"); the release is always refused by Redis
+      expect(outcome.extend).toMatch(/^LockLostError:(expired|not-owner)$/);
+      expect(outcome.release).toBe('LockLostError:not-owner');
+      await done;
+      expect(stolen.isHeld).toBe(true);
+      await stolen.release(); // the paused holder's release left the new owner alone
+    } finally {
+      child.kill('SIGCONT');
+      await thief.close();
+    }
   });
 });

@@ -150,7 +150,9 @@ describe.each(backends)('$name queue', (backend) => {
     // granted just before leaving: leaving gives the lock up
     await b.store.acquire([k], 'late', 5000, { queue: true });
     await a.store.release([k], 'free');
-    await b.next(1);
+    expect((await b.next(1)).map((g) => g.token)).toEqual(['late']);
+    // the grant holds the key until the ticket leaves the line
+    expect((await a.store.acquire([k], 'probe', 5000)).acquired).toBe(false);
     await b.store.leaveQueue(k, 'late');
     expect((await a.store.acquire([k], 'after', 5000)).acquired).toBe(true);
   });

@@ -30,15 +30,22 @@ test('the memory store keeps no wait queue for a key once nobody waits for it', 
   }
   // a waiter granted the key through the line, which lets it run out
   const strict = new LockManager({ store, localHandoffs: 0 });
+  let queuedWhileWaiting = 0;
   for (let i = 0; i < 50; i++) {
     const key = `edge:granted:${i}`;
     const first = await strict.acquire(key, { ttl: 5000 });
     const next = strict.acquire(key, { ttl: 30 });
     await sleep(2);
+    // the waiter is in the store's line: the map under test is in use
+    queuedWhileWaiting = Math.max(
+      queuedWhileWaiting,
+      internals(store).queues.size,
+    );
     await first.release();
     await next;
   }
   await sleep(60);
+  expect(queuedWhileWaiting).toBeGreaterThan(0);
   expect(store.size).toBe(0);
   expect(internals(store).queues.size).toBe(0);
   await Promise.all([locks.close(), strict.close()]);

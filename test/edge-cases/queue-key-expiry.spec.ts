@@ -53,6 +53,8 @@ test('the queue rebuilt by a local handoff (its own place moved to the back) run
   expect(await process.handOff(key, 'first', 'second', 500)).toMatchObject({
     outcome: 'ok',
   });
+  // the rebuilt line is there until the tickets run out
+  expect(await redis.admin.lrange(`${key}:q`, 0, -1)).toHaveLength(1);
   await process.close();
   await sleep(TICKETS_GONE_MS);
   expect(await redis.admin.keys('edge:{queue-handoff}*')).toEqual([]);

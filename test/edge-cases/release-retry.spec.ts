@@ -9,7 +9,7 @@ import { useRedis } from '../support/redis-fixture.js';
 
 const redis = useRedis();
 
-test('retrying a release that got no answer really releases (or keeps failing)', async () => {
+test('retrying a release that got no answer really releases', async () => {
   const store = new CountingStore(
     new RedisLockStore({ url: redis.server.url }),
   );
@@ -23,11 +23,10 @@ test('retrying a release that got no answer really releases (or keeps failing)',
       () => 'rejected',
     );
     const value = await redis.admin.get('lock:{edge:release}');
-    // resolved => must have released; otherwise it must not claim success
-    expect({ retry, heldInRedis: value?.includes(':') ?? false }).not.toEqual({
-      retry: 'resolved',
-      heldInRedis: true,
-    });
+    // the failed try never reached Redis and Redis answers the retry: it
+    // must release the key for real (a retry that keeps failing, or that
+    // claims success while the lease stays, both fail here)
+    expect({ retry, value }).toEqual({ retry: 'resolved', value: null });
   } finally {
     await locks.close();
   }

@@ -68,20 +68,31 @@ test('renewal goes on after one failed attempt, so no second owner gets the lock
   try {
     store.failExtend = 1;
     let intruder: unknown = null;
-    await locks
+    let checked = false;
+    const outcome = await locks
       .using(
         'edge:renew2',
         async () => {
           await sleep(800);
           // fn is still running inside `using`: nobody else may hold the key
           intruder = await other.tryAcquire('edge:renew2', { ttl: 1000 });
+          checked = true;
+          return 'done';
         },
         { ttl: 300 },
       )
-      .catch(() => undefined);
-    expect(
-      intruder ? 'a second owner holds the key while fn runs' : null,
-    ).toBeNull();
+      .catch((error: Error) => error.name);
+    expect({
+      outcome,
+      checked,
+      intruder: intruder ? 'a second owner holds the key while fn runs' : null,
+      renewedAfterTheFailure: store.calls.extend > 1,
+    }).toEqual({
+      outcome: 'done',
+      checked: true,
+      intruder: null,
+      renewedAfterTheFailure: true,
+    });
   } finally {
     await locks.close();
     await other.close();
