@@ -235,7 +235,7 @@ function gaveUpNote(results) {
   }.`;
 }
 const CONTENDED_NOTES = [
-  'Times in ms. gap: from a holder starting its release to the next grant. hold: a critical section (GET, 1 ms, SET); held: the share of the measured time the key was held, which bounds acq/s at held / hold (at 100 %, only shorter critical sections go faster). waits include those still under way when the run stops (as lower bounds). p99/FCFS: p99 wait over the first-come-first-served wait at the same rate ((workers-1)/rate).',
+  'Times in ms. gap: from a holder starting its release to the next grant. hold: a critical section (GET, at least 1 ms by the clock, SET); held: the share of the measured time the key was held, which bounds acq/s at held / hold (at 100 %, only shorter critical sections go faster). waits include those still under way when the run stops (as lower bounds). p99/FCFS: p99 wait over the first-come-first-served wait at the same rate ((workers-1)/rate).',
   'req/acq: requests sent by the lock clients per acquisition (release included); cmd/acq: Redis commands run (INFO commandstats, commands inside scripts included, SUBSCRIBE too).',
   'lost/overlap: lost counter updates (a GET, 1 ms, SET in the critical section on another Redis) / grants that began before the previous holder released (in one process, counted by that process over the whole run; across processes, from the timestamps of the measured window, by more than 0.05 ms: their clocks agree to about a microsecond). Both must be 0.',
   `Retry settings: ${Object.entries(RETRY_SETTINGS)
@@ -281,12 +281,21 @@ async function contendedSet(servers, options) {
     ({ config }) => config.tuned || config.contender === 'semaphore',
   );
   const defaultPeers = peers.filter(({ config }) => !config.tuned);
+  const bestTuned = best(tunedPeers.length ? tunedPeers : peers);
   return {
     results,
     peers,
     project: results[0].r,
     bestAny: best(peers),
-    bestTuned: best(tunedPeers.length ? tunedPeers : peers),
+    bestTuned,
+    // NOTE: the library that does best tuned, at its own defaults: issue 5
+    // quotes "the best library tuned to a 10 ms retry delay" and then that
+    // library "at its defaults" (350/s and 77/s), which is what its 1.4x and
+    // 6x targets scale.
+    bestTunedAtDefaults:
+      defaultPeers.find(
+        ({ config }) => config.contender === bestTuned.config.contender,
+      ) ?? bestTuned,
     bestDefault: best(defaultPeers),
   };
 }
@@ -330,7 +339,13 @@ async function scenario2(servers) {
   );
   target(
     '2',
-    'forced handoff acq/s >= 6x best peer at defaults',
+    'forced handoff acq/s >= 6x the best tuned peer at its defaults',
+    `${ratio(p.rate, forced.bestTunedAtDefaults.r.rate)} (${label(forced.bestTunedAtDefaults.config)})`,
+    p.rate >= 6 * forced.bestTunedAtDefaults.r.rate,
+  );
+  target(
+    '2',
+    'forced handoff acq/s >= 6x the fastest peer at defaults (a stricter reading)',
     `${ratio(p.rate, forced.bestDefault.r.rate)} (${label(forced.bestDefault.config)})`,
     p.rate >= 6 * forced.bestDefault.r.rate,
   );

@@ -3,8 +3,11 @@
 // and a child talk over the IPC channel:
 //   child -> { type: 'ready' }    connected and warmed up
 //   parent -> { type: 'start' }   begin the measured window (or the warm-up)
-//   parent -> { type: 'measure' } warm-up over: measure from now (contended)
-//   parent -> { type: 'stop' }    end it now
+//   parent -> { type: 'measure', from }
+//                                 warm-up over: the window opened at `from`
+//                                 (contended; performance.timeOrigin + now())
+//   parent -> { type: 'stop', to } end it now (contended: the window closed
+//                                 at `to`, on the same clock)
 //   child -> { type: 'result', ... } then exits
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

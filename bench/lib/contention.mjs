@@ -51,7 +51,12 @@ export async function runContended(
     const before = Number(await counter.client.get('counter'));
     await lock.client.config('RESETSTAT');
     const startedAt = performance.now();
-    for (const child of children) child.send({ type: 'measure' });
+    // NOTE: the window's bounds go to the children on the clock they share
+    // (performance.timeOrigin + now()): each counts the grants between them,
+    // whenever the messages reach it, so that the grants counted are those
+    // of the `seconds` measured here.
+    const from = performance.timeOrigin + startedAt;
+    for (const child of children) child.send({ type: 'measure', from });
     while (performance.now() - startedAt < durationMs) {
       await sleep(Math.min(50, durationMs / 10));
       if (
@@ -60,12 +65,15 @@ export async function runContended(
       )
         break;
     }
-    const seconds = (performance.now() - startedAt) / 1000;
+    const endedAt = performance.now();
+    const seconds = (endedAt - startedAt) / 1000;
+    const to = performance.timeOrigin + endedAt;
     const commands = await commandStats(lock.client);
-    for (const child of children) child.send({ type: 'stop' });
+    for (const child of children) child.send({ type: 'stop', to });
     const results = await Promise.all(children.map((child) => child.result));
     const counted = Number(await counter.client.get('counter'));
     return summarize(results, {
+      to,
       seconds,
       commands,
       counted,
@@ -79,7 +87,7 @@ export async function runContended(
 /** The process of a grant (`w` is `<pid>:<worker>`). */
 const processOf = (grant) => grant.w.slice(0, grant.w.indexOf(':'));
 
-function summarize(results, { seconds, commands, counted, workers }) {
+function summarize(results, { to, seconds, commands, counted, workers }) {
   const grants = results
     .flatMap((result) => result.grants)
     .sort((a, b) => a.grantedAt - b.grantedAt);
@@ -123,7 +131,14 @@ function summarize(results, { seconds, commands, counted, workers }) {
     gapP50: percentile(gaps, 50),
     gapP99: percentile(gaps, 99),
     holdP50: percentile(holds, 50),
-    heldShare: holds.reduce((sum, hold) => sum + hold, 0) / (seconds * 1000),
+    // NOTE: the last section may end after the window: only its part inside
+    // the window counts.
+    heldShare:
+      grants.reduce(
+        (sum, g) => sum + Math.min(g.releasedAt, to) - g.grantedAt,
+        0,
+      ) /
+      (seconds * 1000),
     waitP50: percentile(waits, 50),
     waitP99: percentile(waits, 99),
     waitMax: max(waits),
