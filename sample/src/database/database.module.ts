@@ -23,7 +23,15 @@ import { migrate } from './schema.js';
         const db = config.databaseUrl
           ? new PgDatabase(config.databaseUrl, config.databasePoolSize)
           : await PgliteDatabase.open(config.pgliteDataDir);
-        await migrate(db);
+        try {
+          await migrate(db);
+        } catch (error) {
+          await db.close().catch(() => {});
+          throw new Error(
+            `${db.description}: the schema could not be created: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
         new Logger(DatabaseModule.name).log(`Database: ${db.description}`);
         return db;
       },

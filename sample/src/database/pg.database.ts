@@ -1,13 +1,26 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryResult } from './database.js';
 
+/**
+ * How long a new connection may take. NOTE: pg waits forever by default, so
+ * a database host that drops packets (a wrong address, a firewall) would
+ * hang the app's startup, and every request after it, without a word.
+ */
+export const CONNECT_TIMEOUT_MS = 5000;
+
 /** PostgreSQL through a `pg` connection pool. */
 export class PgDatabase implements Database {
   readonly description: string;
   private readonly pool: pg.Pool;
 
   constructor(url: string, poolSize: number) {
-    this.pool = new pg.Pool({ connectionString: url, max: poolSize });
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: poolSize,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // NOTE: a connection whose peer vanished is found out by the kernel.
+      keepAlive: true,
+    });
     // NOTE: an idle client that loses its connection emits 'error' on the
     // pool; without a listener that would crash the process.
     this.pool.on('error', () => {});
