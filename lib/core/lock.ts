@@ -210,6 +210,16 @@ export class Lock {
       .extend(this.storeKeys, this.token, lease)
       .catch((error: unknown) => {
         this.leaseUnsettled = true;
+        // NOTE: the extend may still run (a command that timed out waits
+        // on a stalled server), and a lease shorter than what is left cuts
+        // the lease where it runs: the lock is trusted only until the
+        // earlier of the two ends.
+        const bound = this.runtime.validity(lease, startedAt);
+        if (bound < this.validUntil) {
+          this.validUntil = bound;
+          if ((this.controller || this.expiryTimer) && !this.releasing)
+            this.armExpiry();
+        }
         throw error;
       });
     if (outcome !== 'ok') {
