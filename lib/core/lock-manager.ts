@@ -77,8 +77,11 @@ interface KeyQueue {
   readonly waiters: LockWaiter[];
   /** Multi-key waiters that include this key: each asks on every notice. */
   readonly others: Set<LockWaiter>;
-  /** Highest release notice id seen: notices come twice (locally and over pub/sub). */
-  lastNotice: number;
+  /**
+   * The ids of the last few release notices seen (oldest first): notices
+   * come twice (locally and over pub/sub), and the second copy is dropped.
+   */
+  recentNotices: number[];
   /** This process's place in the store's queue (queueing stores, single-key waits). */
   ticket?: Ticket;
   subscription?: Promise<() => void>;
@@ -1081,7 +1084,7 @@ export class LockManager {
         key: storeKey,
         waiters: [],
         others: new Set(),
-        lastNotice: 0,
+        recentNotices: [],
       };
       this.queues.set(storeKey, queue);
     }
@@ -1153,18 +1156,24 @@ export class LockManager {
 
   /**
    * A release of `storeKey` (`local`: made in this process) wakes its
-   * waiters. NOTE: ids only drop the pub/sub copy of a notice already seen;
-   * a release made here wakes whatever its fence: a quorum store's fences
-   * come from several masters' clocks and need not grow (a master whose
-   * clock runs ahead announced an earlier release, and was left out of this
-   * lock's fence), and the local waiters have no other notice of it (the
-   * next one may sleep for the whole lease of the lock just released).
+   * waiters. NOTE: ids only drop the pub/sub copy of a notice already seen,
+   * matched exactly, never as a high-water mark: a quorum store's ids come
+   * from several masters' clocks and need not grow (a master whose clock
+   * runs ahead announced an earlier release, and was left out of the next
+   * one), and a notice dropped for a smaller id leaves its waiters asleep
+   * on a free key until their backoff or the lease's end. A release made
+   * here wakes whatever its id: the local waiters have no other notice of
+   * it. A copy not recognised (a quorum store's local and announced ids may
+   * differ) costs one refused attempt.
    */
   private onNotice(storeKey: string, id: number, local = false): void {
     const queue = this.queues.get(storeKey);
     if (!queue) return;
-    if (id > queue.lastNotice) queue.lastNotice = id;
-    else if (!local) return;
+    const seen = queue.recentNotices;
+    if (!seen.includes(id)) {
+      if (seen.length >= RECENT_NOTICES) seen.shift();
+      seen.push(id);
+    } else if (!local) return;
     // NOTE: queued single-key waiters are granted by the store, not woken.
     if (!this.queueing) queue.waiters[0]?.wake();
     for (const waiter of queue.others) waiter.wake();
@@ -1402,6 +1411,8 @@ export class LockManager {
 
 const QUEUE = Object.freeze({ queue: true });
 
+/** How many release notice ids a key's queue remembers (see onNotice). */
+const RECENT_NOTICES = 4;
 /** How long after its ttl a lost lock is still released by close(). */
 const FORGET_MARGIN_MS = 2000;
 /** `held` is not swept below this size (see sweepHeld). */
