@@ -1174,6 +1174,11 @@ export class LockManager {
       if (seen.length >= RECENT_NOTICES) seen.shift();
       seen.push(id);
     } else if (!local) return;
+    this.wakeWaiters(queue);
+  }
+
+  /** Wakes the waiters of a key that ask the store on a release notice. */
+  private wakeWaiters(queue: KeyQueue): void {
     // NOTE: queued single-key waiters are granted by the store, not woken.
     if (!this.queueing) queue.waiters[0]?.wake();
     for (const waiter of queue.others) waiter.wake();
@@ -1276,10 +1281,25 @@ export class LockManager {
         : undefined;
     if (!queue || !next) {
       if (key !== undefined) this.streaks.delete(key);
-      return this.store.release(lock.storeKeys, lock.token).then((outcome) => {
-        this.onReleased(lock, outcome === 'ok');
-        return outcome;
-      });
+      return this.store.release(lock.storeKeys, lock.token).then(
+        (outcome) => {
+          this.onReleased(lock, outcome === 'ok');
+          return outcome;
+        },
+        (error: unknown) => {
+          // NOTE: a release that got no answer may still run (and does,
+          // once a stalled server thaws): the local waiters hear of it from
+          // nobody else when no refused attempt marked the key, and would
+          // sleep until the lease's end. Woken, they ask the store, which
+          // knows; the id is not recorded, so the release's own notice
+          // still wakes them if it comes.
+          for (const key of lock.storeKeys) {
+            const waiting = this.queues.get(key);
+            if (waiting) this.wakeWaiters(waiting);
+          }
+          throw error;
+        },
+      );
     }
     const token = createLockToken();
     const ttl = next.request.options.ttl;
