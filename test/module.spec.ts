@@ -95,6 +95,9 @@ class WaitingController {
   }
 }
 
+/** Keeps a `slow` call inside its lock until the test lets it go. */
+let slowGate: Promise<void> = Promise.resolve();
+
 @Controller()
 class WorkerController {
   @Post('plain/:id')
@@ -109,7 +112,7 @@ class WorkerController {
       new HttpException(`locked: ${error.keys.join(',')}`, 423),
   })
   async slow(@Param('id') id: string): Promise<string> {
-    await sleep(300);
+    await slowGate;
     return id;
   }
 }
@@ -155,6 +158,23 @@ async function start(
   apps.push(app);
   return app;
 }
+
+/** Polls `check` every 5 ms until it holds; fails after `ms`. */
+async function until(
+  check: () => Promise<boolean> | boolean,
+  ms = 5000,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline)
+      throw new Error(`not the case within ${ms} ms: ${String(check)}`);
+    await sleep(5);
+  }
+}
+
+/** Resolves once `key` is set in Redis (a lock on it was granted). */
+const untilSet = (key: string) =>
+  until(async () => (await admin.exists(key)) === 1);
 
 /** Names of the Redis connections open now. */
 async function connectionNames(): Promise<string[]> {
@@ -552,7 +572,9 @@ describe('the service and the decorator on a provider', () => {
   });
 
   it('keeps an Observable result an Observable and holds the lock until unsubscribed', async () => {
-    const app = await start({ url: redis.url, prefix: unique('obs') + ':' });
+    const prefix = unique('obs') + ':';
+    const feedKey = `${prefix}{feed:f1}`;
+    const app = await start({ url: redis.url, prefix });
     const worker = app.get(Worker);
     const locks = app.get(DistributedLockService);
     const result = worker.feed('f1');
@@ -562,11 +584,13 @@ describe('the service and the decorator on a provider', () => {
     await before!.release();
     const values: string[] = [];
     const subscription = result.subscribe((value) => values.push(value));
-    await sleep(100);
+    // NOTE: the value comes once the lock is granted, a Redis round trip later
+    await until(() => values.length > 0);
     expect(values).toEqual(['f1:first']);
     await expect(locks.tryAcquire('feed:f1')).resolves.toBeNull();
     subscription.unsubscribe();
-    await sleep(100);
+    // the release goes out on unsubscribe: wait for it to reach Redis
+    await until(async () => (await admin.exists(feedKey)) === 0);
     const lock = await locks.tryAcquire('feed:f1');
     expect(lock).not.toBeNull();
     await lock!.release();
@@ -585,8 +609,10 @@ describe('the service and the decorator on a provider', () => {
     const prefix = unique('lost') + ':';
     const app = await start({ url: redis.url, prefix });
     const worker = app.get(Worker);
+    // NOTE: taken from the holder once it holds the key: a delete that came
+    // before the grant would take nothing
     const steal = async () => {
-      await sleep(30);
+      await untilSet(`${prefix}{item:x}`);
       await admin.del(`${prefix}{item:x}`);
     };
     const [thrown] = await Promise.all([
@@ -605,14 +631,21 @@ describe('the service and the decorator on a provider', () => {
 
 describe('error mapping', () => {
   it('uses the exceptionFactory on contention', async () => {
+    const prefix = unique('f') + ':';
     const app = await start(
-      { url: redis.url, prefix: unique('f') + ':' },
+      { url: redis.url, prefix },
       { controllers: [WorkerController] },
     );
-    const [first, second] = await Promise.all([
-      request(app.getHttpServer()).post('/slow/1'),
-      sleep(50).then(() => request(app.getHttpServer()).post('/slow/1')),
-    ]);
+    let letGo!: () => void;
+    slowGate = new Promise((resolve) => (letGo = resolve));
+    // the first call holds the lock until the second was answered
+    const answered = request(app.getHttpServer())
+      .post('/slow/1')
+      .then((response) => response);
+    await untilSet(`${prefix}{slow:1}`);
+    const second = await request(app.getHttpServer()).post('/slow/1');
+    letGo();
+    const first = await answered;
     expect(first.status).toBe(201);
     expect(second.status).toBe(423);
     expect(second.body.message).toBe('locked: slow:1');
@@ -794,13 +827,18 @@ describe('shutdown', () => {
     // A contended wait opens the subscriber connection too.
     const held = await locks.acquire('item:z');
     const waiting = locks.acquire('item:z', { waitTimeout: 5000 });
-    await sleep(50);
+    const opened = async () =>
+      (await connectionNames()).filter((n) => n === name).length;
+    // NOTE: released once the waiter's subscriber connection is open: a
+    // release before the waiter's attempt would leave it uncontended
+    await until(async () => (await opened()) === 2);
     await held.release();
     await (await waiting).release();
-    expect((await connectionNames()).filter((n) => n === name).length).toBe(2);
+    expect(await opened()).toBe(2);
     await apps.pop()!.close();
-    await sleep(50);
-    expect(await connectionNames()).not.toContain(name);
+    // NOTE: Redis drops a closed connection from its list once it has read
+    // the close, which may come after another client's CLIENT LIST
+    await until(async () => !(await connectionNames()).includes(name));
   });
 
   it('closes its connections on app.close() after a startup that failed in another provider', async () => {
@@ -822,11 +860,10 @@ describe('shutdown', () => {
     }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
     await expect(app.init()).rejects.toThrow('no configuration');
-    await sleep(50);
-    expect(await connectionNames()).toContain(name);
+    // the connection is opened in the background
+    await until(async () => (await connectionNames()).includes(name));
     await app.close();
-    await sleep(50);
-    expect(await connectionNames()).not.toContain(name);
+    await until(async () => !(await connectionNames()).includes(name));
   });
 
   it('never closes a client the user passed in', async () => {
@@ -860,8 +897,10 @@ describe('shutdown', () => {
     const prefix = unique('drain') + ':';
     const holder = await start({ url: redis.url, prefix });
     const other = await start({ url: redis.url, prefix });
-    const running = holder.get(Worker).hold('drain', 400);
-    await sleep(50);
+    // NOTE: held well past the sleep below, so that the lock is looked at
+    // while the call still runs, however slow the machine
+    const running = holder.get(Worker).hold('drain', 1500);
+    await untilSet(`${prefix}{item:drain}`);
     const closing = holder.close();
     apps.splice(apps.indexOf(holder), 1);
     await sleep(100);
