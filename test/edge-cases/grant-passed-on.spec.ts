@@ -78,9 +78,10 @@ test('a refresh answered after the grant to its ticket was taken and passed on b
   await sleep(20);
   // the head renews its place about a second later: that attempt (with the
   // ticket's token) reaches Redis only after what follows
-  store.acquireDelay = 600;
+  let land!: () => void;
+  store.acquireGate = new Promise((resolve) => (land = resolve));
   await until(() => store.calls.acquire === 3);
-  store.acquireDelay = 0;
+  store.acquireGate = undefined;
   await sleep(50);
   // the holder's lease is lost, it releases (its lock is passed to the
   // head, a handoff the store refuses), and the free key goes to this
@@ -94,6 +95,7 @@ test('a refresh answered after the grant to its ticket was taken and passed on b
   // handoff; the store moves the lease after the head's attempt)
   const handed = nextLock.release();
   await until(() => thirdLock !== undefined);
+  land();
   await handed;
   // the head's attempt lands, finds the key held by its ticket's token
   await sleep(800);

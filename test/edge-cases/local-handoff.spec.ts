@@ -36,7 +36,7 @@ test('a release passes the lock to the next local waiter at once, and the store 
   const { store, locks } = setup();
   const first = await locks.acquire('handoff:one', { ttl: 1000 });
   const waiting = locks.acquire('handoff:one', { ttl: 5000 });
-  await sleep(20); // the waiter is queued
+  await store.untilAnswered(2); // the waiter is in line
   store.handOffDelay = 50;
   const before = performance.now();
   const releasing = first.release();
@@ -72,7 +72,7 @@ test('a handoff the store refuses (the old lease was gone) takes the passed-on l
   const { store, locks } = setup();
   const first = await locks.acquire('handoff:refused', { ttl: 5000 });
   const waiting = locks.acquire('handoff:refused');
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   await redis.admin.del('lock:{handoff:refused}'); // the lease is lost
   store.handOffDelay = 20;
   const releasing = first.release();
@@ -91,7 +91,7 @@ test('a handoff without an answer is sent again (it answers the same)', async ()
   const { store, locks } = setup();
   const first = await locks.acquire('handoff:resent', { ttl: 3000 });
   const waiting = locks.acquire('handoff:resent', { ttl: 20_000 });
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   store.failHandOff = 1; // it runs, but the answer is lost
   const releasing = first.release();
   const second = await waiting;
@@ -106,7 +106,7 @@ test('a handoff that never gets an answer never uses the old token again; the ne
   const { store, locks } = setup();
   const first = await locks.acquire('handoff:silent', { ttl: 3000 });
   const waiting = locks.acquire('handoff:silent', { ttl: 20_000 });
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   store.failHandOff = 3; // each one runs, but no answer comes back
   const releasing = first.release();
   // a second call while the first is under way shares its outcome
@@ -130,7 +130,7 @@ test('a passed-on lock extends only after the store answered the handoff', async
   const { store, locks } = setup();
   const first = await locks.acquire('handoff:extend', { ttl: 5000 });
   const waiting = locks.acquire('handoff:extend', { ttl: 5000 });
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   store.handOffDelay = 50;
   const releasing = first.release();
   const second = await waiting;
@@ -147,7 +147,7 @@ test('close() during a handoff leaves no orphan lease', async () => {
   const { store, locks } = setup();
   const first = await locks.acquire('handoff:close', { ttl: 20_000 });
   const waiting = locks.acquire('handoff:close', { ttl: 20_000 });
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   store.handOffDelay = 50;
   const releasing = first.release();
   const second = await waiting;
@@ -171,7 +171,7 @@ test('a lock passed to a waiter that gives up before taking it goes to the next 
     signal: controller.signal,
   });
   const patient = locks.acquire('handoff:gave-up');
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   // the quitter renews its place within a second; that attempt is slow, so
   // the lock reaches it in the middle of it, and it gives up right then
   store.acquireDelay = 200;
@@ -197,7 +197,7 @@ test('a lock passed on but lost before its waiter took it is never used: the wai
   const waiting = locks.using(key, (lock) => {
     runs.push({ fence: lock.fence, held: lock.isHeld });
   });
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   // the waiter's renewal of its place is slow: the lock reaches it meanwhile
   store.acquireDelay = 300;
   await untilAcquireSent(store);
@@ -222,7 +222,7 @@ test('a lock passed to a waiter that gives up, with nobody after it, is released
   const quitter = locks.acquire('handoff:orphan', {
     signal: controller.signal,
   });
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   store.acquireDelay = 200;
   await untilAcquireSent(store);
   await first.release();
@@ -249,7 +249,7 @@ test('a lock passed to a waiter that gives up is released even when the first tr
     ttl: 5000,
     signal: controller.signal,
   });
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   store.acquireDelay = 200;
   await untilAcquireSent(store);
   await first.release(); // passed on while the waiter's attempt is out
@@ -315,7 +315,7 @@ test('handoffs while no other process waits do not count against localHandoffs',
   const waiting = Array.from({ length: 5 }, () =>
     locks.using(key, () => sleep(2)),
   );
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   await first.release();
   await Promise.all(waiting);
   expect(store.calls.handOff).toBe(5);
@@ -334,11 +334,11 @@ test('localHandoffs bounds the local streak while another process waits', async 
     });
   const first = await here.locks.acquire(key);
   const remote = hold('b', there.locks);
-  await sleep(20); // the other process is first in line
+  await there.store.untilAnswered(1); // the other process is first in line
   const local = ['a1', 'a2', 'a3', 'a4', 'a5'].map((name) =>
     hold(name, here.locks),
   );
-  await sleep(20);
+  await here.store.untilAnswered(2); // a1 is in line behind it
   await first.release();
   await Promise.all([...local, remote]);
   // the release and the next one pass the lock on locally (a1, a2), though
@@ -370,9 +370,9 @@ test('the bound holds for a process that has one waiter at a time', async () => 
     },
     { waitTimeout: 3000 },
   );
-  await sleep(20); // the other process is in line
+  await there.store.untilAnswered(1); // the other process is in line
   const second = loop('a2'); // this process's only waiter
-  await sleep(20);
+  await here.store.untilAnswered(2); // a2 is in line behind it
   await first.release(); // passed on to a2
   const third = loop('a1'); // waits while a2 holds: again the only waiter
   await remote;
@@ -395,9 +395,9 @@ test('a process first in line still gives way after localHandoffs handoffs', asy
   const local = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7'].map((name) =>
     hold(name, here.locks),
   );
-  await sleep(20); // this process took its place in line first
+  await here.store.untilAnswered(2); // this process took its place in line first
   const remote = hold('b', there.locks);
-  await sleep(20);
+  await there.store.untilAnswered(1); // b is in line behind it
   await first.release();
   await Promise.all([...local, remote]);
   // each handoff is a turn of this process: its place moves behind b's
@@ -408,7 +408,7 @@ test('localHandoffs 0 sends every release through the line', async () => {
   const { store, locks } = setup(0);
   const first = await locks.acquire('handoff:off');
   const waiting = locks.acquire('handoff:off');
-  await sleep(20);
+  await store.untilAnswered(2); // the waiter is in line
   await first.release();
   const second = await waiting;
   expect(store.calls.handOff).toBe(0);

@@ -26,6 +26,12 @@ export class CountingStore implements LockStore {
     handOff: 0,
     grants: 0,
   };
+  /**
+   * Acquires answered so far (granted, refused or failed). Once a test sees
+   * this count go up from a timer, the engine has acted on the answer: a
+   * refused waiter is in line.
+   */
+  answeredAcquires = 0;
   /** How many of the next extends fail with LockBackendUnavailableError. */
   failExtend = 0;
   /** How many of the next releases fail with LockBackendUnavailableError. */
@@ -34,6 +40,12 @@ export class CountingStore implements LockStore {
   failAcquire = 0;
   /** Milliseconds each acquire waits before it reaches the inner store. */
   acquireDelay = 0;
+  /**
+   * While set, each acquire waits for this promise (instead of
+   * `acquireDelay`) before it reaches the inner store: the test decides
+   * when the command lands.
+   */
+  acquireGate?: Promise<void>;
   /**
    * Milliseconds each acquire's answer is held back after the inner store
    * answered: the command ran, its reply is late.
@@ -59,6 +71,23 @@ export class CountingStore implements LockStore {
     ttlMs: number,
     options?: AcquireOptions,
   ): Promise<AcquireResult> {
+    const answer = this.send(keys, token, ttlMs, options);
+    const answered = () => void this.answeredAcquires++;
+    answer.then(answered, answered);
+    return answer;
+  }
+
+  /** Resolves once `count` acquires were answered (polled from a timer). */
+  async untilAnswered(count: number): Promise<void> {
+    while (this.answeredAcquires < count) await sleep(5);
+  }
+
+  private send(
+    keys: readonly string[],
+    token: string,
+    ttlMs: number,
+    options?: AcquireOptions,
+  ): Promise<AcquireResult> {
     this.calls.acquire++;
     if (this.failAcquire > 0) {
       this.failAcquire--;
@@ -70,8 +99,8 @@ export class CountingStore implements LockStore {
     if (failAfterRun) this.failAcquireAfterRun--;
     const replyDelay = this.acquireReplyDelay;
     let ran: Promise<AcquireResult>;
-    if (this.acquireDelay > 0) {
-      const reached = sleep(this.acquireDelay);
+    if (this.acquireDelay > 0 || this.acquireGate) {
+      const reached = this.acquireGate ?? sleep(this.acquireDelay);
       this.delayed.add(reached);
       ran = reached.then(() => {
         this.delayed.delete(reached);
