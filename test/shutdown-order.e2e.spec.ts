@@ -5,11 +5,18 @@
  * so the module waits for it before that phase (in
  * `beforeApplicationShutdown`), wherever the modules sit in the graph.
  */
-import { Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import {
+  Injectable,
+  Module,
+  type INestApplication,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import {
+  DISTRIBUTED_LOCK_MANAGER,
   DistributedLock,
   DistributedLockModule,
   DistributedLockService,
+  type LockManager,
 } from '../lib/index.js';
 import { createApp, sleep, unique } from './support/nest-apps.js';
 import { useRedis } from './support/redis-fixture.js';
@@ -28,15 +35,43 @@ class Database implements OnApplicationShutdown {
 @Module({ providers: [Database], exports: [Database] })
 class DatabaseModule {}
 
+/** Keeps `process` running until the test lets it end. */
+let processGate: Promise<void> = Promise.resolve();
+
 @Injectable()
 class Orders {
   constructor(readonly db: Database) {}
 
   @DistributedLock('order:<id>')
   async process(id: string): Promise<{ id: string; dbOpenAtEnd: boolean }> {
-    await sleep(300);
+    await processGate;
     return { id, dbOpenAtEnd: this.db.open };
   }
+}
+
+/**
+ * Starts `process(id)` and resolves once it holds its lock; `finish` lets
+ * it end.
+ */
+async function processing(app: INestApplication, prefix: string, id: string) {
+  let finish!: () => void;
+  processGate = new Promise((resolve) => (finish = resolve));
+  const running = app.get(Orders).process(id);
+  while ((await redis.admin.exists(`${prefix}{order:${id}}`)) === 0)
+    await sleep(5);
+  return { running, finish };
+}
+
+/** Resolves when the application's shutdown reaches the lock manager. */
+function closeBegins(app: INestApplication): Promise<void> {
+  const manager = app.get<LockManager>(DISTRIBUTED_LOCK_MANAGER);
+  const close = manager.close.bind(manager);
+  return new Promise((resolve) => {
+    manager.close = () => {
+      resolve();
+      return close();
+    };
+  });
 }
 
 @Module({ imports: [DatabaseModule], providers: [Orders], exports: [Orders] })
@@ -52,27 +87,29 @@ const lockModule = (prefix: string) =>
 it.each([
   [
     'the database module imported by the feature module',
-    () => ({
-      imports: [lockModule(unique('order-a') + ':'), OrdersModule],
+    (prefix: string) => ({
+      imports: [lockModule(prefix), OrdersModule],
     }),
   ],
   [
     'the database module imported first by the root module',
-    () => ({
-      imports: [
-        DatabaseModule,
-        lockModule(unique('order-b') + ':'),
-        OrdersModule,
-      ],
+    (prefix: string) => ({
+      imports: [DatabaseModule, lockModule(prefix), OrdersModule],
     }),
   ],
 ])(
   'a decorated method running at shutdown finishes before onApplicationShutdown hooks close resources (%s)',
   async (_name, metadata) => {
-    const app = await createApp('express', metadata());
-    const running = app.get(Orders).process('1');
-    await sleep(50);
-    await app.close();
+    const prefix = unique('order') + ':';
+    const app = await createApp('express', metadata(prefix));
+    const began = closeBegins(app);
+    // NOTE: the method holds its lock when shutdown begins, and ends only
+    // after that
+    const { running, finish } = await processing(app, prefix, '1');
+    const closing = app.close();
+    await began;
+    finish();
+    await closing;
     expect(await running).toEqual({ id: '1', dbOpenAtEnd: true });
   },
 );
@@ -83,14 +120,15 @@ it('new locks are refused once shutdown began, while connections are still open'
     imports: [lockModule(prefix), OrdersModule],
   });
   const locks = app.get(DistributedLockService);
-  const running = app.get(Orders).process('2');
-  await sleep(50);
+  const began = closeBegins(app);
+  const { running, finish } = await processing(app, prefix, '2');
   const closing = app.close();
-  await sleep(50);
+  await began;
   const refused = await locks.acquire('order:3').then(
     () => 'granted',
     (error: Error) => error.name,
   );
+  finish();
   await closing;
   expect({ refused, result: await running }).toEqual({
     refused: 'LockManagerClosedError',
