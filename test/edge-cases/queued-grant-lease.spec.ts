@@ -18,6 +18,11 @@ const closing: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   await Promise.all(closing.splice(0).map((item) => item.close()));
 });
+/** Resolves once `count` processes are in Redis's line for `key`. */
+async function inLine(key: string, count = 1): Promise<void> {
+  while ((await redis.admin.llen(`lock:{${key}}:q`)) < count) await sleep(5);
+}
+
 function manager(): LockManager {
   const locks = new LockManager({
     store: new RedisLockStore({ url: redis.server.url }),
@@ -56,7 +61,9 @@ test('a queued grant to a lock that does not renew is topped up to its full ttl'
     ttl: 20_000,
     waitTimeout: 10_000,
   });
-  await sleep(100);
+  // NOTE: released once the waiter is in line: an attempt after the release
+  // would take the key for its whole ttl, not as a queued grant
+  await inLine('edge:top-up');
   await held.release();
   const lock = await waiting;
   // the store's grant was short...
@@ -80,7 +87,7 @@ test('a queued grant to a lock that renews keeps renewing past the short lease',
     },
     { ttl: 20_000, waitTimeout: 10_000 },
   );
-  await sleep(100);
+  await inLine('edge:renewing');
   await held.release();
   expect(await running).toBe(true);
 }, 30_000);
@@ -92,7 +99,7 @@ test('the holder’s own extend replaces the one-time top-up, which never shorte
     ttl: 5000,
     waitTimeout: 10_000,
   });
-  await sleep(100);
+  await inLine('edge:own-extend');
   await held.release();
   const lock = await waiting;
   await lock.extend(30_000);
@@ -106,17 +113,22 @@ test('the holder’s own extend replaces the one-time top-up, which never shorte
 }, 30_000);
 
 test.each([
-  ['Redis', () => () => new RedisLockStore({ url: redis.server.url })],
+  [
+    'Redis',
+    () => () => new RedisLockStore({ url: redis.server.url }),
+    () => inLine('edge:long-ttl', 2),
+  ],
   [
     'memory',
     () => {
       const one = new MemoryLockStore();
       return () => one;
     },
+    () => sleep(100), // no I/O: both are in line within a few turns
   ],
 ])(
   'a long ttl (whose drift allowance passes the short first lease) still gets its queued grants, on %s',
-  async (_name, stores) => {
+  async (_name, stores, bothInLine) => {
     const store = stores();
     const managers = [0, 1, 2].map(() => {
       const locks = new LockManager({ store: store(), driftFactor: 0.1 });
@@ -134,7 +146,7 @@ test.each([
           return at;
         }),
     );
-    await sleep(100);
+    await bothInLine();
     const releasedAt = performance.now();
     await held.release();
     const times = await Promise.all(grants);
