@@ -51,12 +51,12 @@ describe.each(backends)('$name queue', (backend) => {
     const grants: GrantNotice[] = [];
     await store.onGrant((grant) => grants.push(grant));
     const next = async (count: number) => {
-      const deadline = Date.now() + 2000;
+      const deadline = Date.now() + 5000;
       while (grants.length < count && Date.now() < deadline) await sleep(2);
       return grants.slice(0, count);
     };
     const grantOf = async (token: string) => {
-      const deadline = Date.now() + 2000;
+      const deadline = Date.now() + 5000;
       while (!grants.some((g) => g.token === token) && Date.now() < deadline)
         await sleep(2);
       return grants.find((g) => g.token === token);
@@ -101,9 +101,13 @@ describe.each(backends)('$name queue', (backend) => {
     const k = key();
     const a = await client();
     const b = await client();
-    await a.store.acquire([k], 'holder', 100);
-    await b.store.acquire([k], 'queued', 5000, { queue: true });
-    await sleep(150); // the holder's lease ran out; nobody released
+    // NOTE: a lease long enough to be there still when the next request
+    // comes, on a loaded machine too
+    await a.store.acquire([k], 'holder', 500);
+    expect(
+      await b.store.acquire([k], 'queued', 5000, { queue: true }),
+    ).toMatchObject({ acquired: false });
+    await sleep(600); // the holder's lease ran out; nobody released
     const newcomer = await a.store.acquire([k], 'newcomer', 5000);
     expect(newcomer).toMatchObject({ acquired: false });
     expect((await b.next(1)).map((g) => g.token)).toEqual(['queued']);
@@ -113,9 +117,11 @@ describe.each(backends)('$name queue', (backend) => {
     const k = key();
     const a = await client();
     const b = await client();
-    await a.store.acquire([k], 'holder', 100);
-    await b.store.acquire([k], 'queued', 5000, { queue: true });
-    await sleep(150);
+    await a.store.acquire([k], 'holder', 500);
+    expect(
+      await b.store.acquire([k], 'queued', 5000, { queue: true }),
+    ).toMatchObject({ acquired: false });
+    await sleep(600);
     const again = await b.store.acquire([k], 'queued', 5000, { queue: true });
     expect(again.acquired).toBe(true);
     expect(b.grants).toEqual([]);
@@ -126,10 +132,14 @@ describe.each(backends)('$name queue', (backend) => {
     const a = await client();
     const b = await client();
     const c = await client();
-    await a.store.acquire([k], 'holder', 100);
-    await b.store.acquire([k], 'queued', 5000, { queue: true });
-    await c.store.acquire([k], 'behind', 5000, { queue: true });
-    await sleep(150); // the holder's lease ran out; nobody released
+    await a.store.acquire([k], 'holder', 500);
+    // in this order: b first in line, c behind it
+    const inLine = [
+      await b.store.acquire([k], 'queued', 5000, { queue: true }),
+      await c.store.acquire([k], 'behind', 5000, { queue: true }),
+    ];
+    expect(inLine.map((result) => result.acquired)).toEqual([false, false]);
+    await sleep(600); // the holder's lease ran out; nobody released
     const turn = await b.store.acquire([k], 'queued', 5000, { queue: true });
     expect(turn.acquired).toBe(true);
     expect(await b.store.release([k], 'queued')).toBe('ok');
@@ -162,12 +172,14 @@ describe.each(backends)('$name queue', (backend) => {
     const a = await client();
     const held = await a.store.acquire([k], 'first', 5000);
     const first = held.acquired ? held.fences[0] : Infinity;
-    const passed = await a.store.handOff(k, 'first', 'second', 300);
+    // NOTE: a ttl that outlasts the five round trips below on a loaded
+    // machine
+    const passed = await a.store.handOff(k, 'first', 'second', 1000);
     expect(passed).toMatchObject({ outcome: 'ok' });
     const fence = passed.outcome === 'ok' ? passed.fence : 0;
     expect(fence).toBeGreaterThan(first);
     // resent after a lost answer: the same answer, nothing else changes
-    expect(await a.store.handOff(k, 'first', 'second', 300)).toEqual({
+    expect(await a.store.handOff(k, 'first', 'second', 1000)).toEqual({
       outcome: 'ok',
       fence,
     });
@@ -176,7 +188,7 @@ describe.each(backends)('$name queue', (backend) => {
     expect(await a.store.extend([k], 'first', 5000)).toBe('not-owner');
     expect((await a.store.acquire([k], 'newcomer', 5000)).acquired).toBe(false);
     // with the ttl it was given
-    await sleep(400);
+    await sleep(1100);
     expect((await a.store.acquire([k], 'newcomer', 5000)).acquired).toBe(true);
   });
 
@@ -338,7 +350,10 @@ describe('RedisLockStore queue specifics', () => {
     expect(shared).toMatchObject({ outcome: 'ok', contended: true });
     // the handing-off client's place moved behind the other client's
     expect(await a.release([k], 'third')).toBe('ok');
-    await sleep(50);
+    // the grant comes through pub/sub
+    const deadline = Date.now() + 5000;
+    while (granted.length === 0 && Date.now() < deadline) await sleep(2);
+    await sleep(50); // a second grant would follow on the same connection
     expect(granted).toEqual(['theirs']);
   });
 
