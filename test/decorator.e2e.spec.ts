@@ -15,7 +15,16 @@ import {
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 // NOTE: Observable as a value: the decorator reads it from the return type's
 // metadata, which a type-only import would turn into Object.
-import { interval, map, Observable, take } from 'rxjs';
+import {
+  concatMap,
+  from,
+  interval,
+  map,
+  Observable,
+  of,
+  take,
+  tap,
+} from 'rxjs';
 import request from 'supertest';
 import {
   DistributedLock,
@@ -26,6 +35,7 @@ import {
 import {
   createApp,
   overlaps,
+  sleep,
   Timeline,
   unique,
   type Platform,
@@ -33,6 +43,11 @@ import {
 import { startRedis, type RedisServer } from './support/redis-harness.js';
 
 const timeline = new Timeline();
+
+/** Values the streams sent so far. */
+const streamed: string[] = [];
+/** Holds a stream after its first value (and its lock) until the test lets it go on. */
+let streamGate: Promise<void> = Promise.resolve();
 
 @Injectable()
 class OrdersService {
@@ -122,7 +137,9 @@ class OrdersController {
   stream(@Param('id') id: string): Observable<string> {
     return interval(100).pipe(
       take(3),
+      concatMap((n) => (n === 1 ? from(streamGate).pipe(map(() => n)) : of(n))),
       map((n) => `${id}:${n}`),
+      tap((value) => streamed.push(value)),
     );
   }
 
@@ -165,12 +182,44 @@ describe.each<Platform>(['express', 'fastify'])(
 
     /** `count` concurrent POSTs, spread over both apps. */
     function burst(path: string, count: number) {
+      return Promise.all(sent(path, count));
+    }
+
+    function sent(path: string, count: number) {
       const targets = servers();
-      return Promise.all(
-        Array.from({ length: count }, (_, i) =>
-          request(targets[i % targets.length]).post(path),
-        ),
+      return Array.from({ length: count }, (_, i) =>
+        request(targets[i % targets.length])
+          .post(path)
+          .then((response) => response),
       );
+    }
+
+    /**
+     * `count` concurrent POSTs to a section held (by `timeline.hold`) until
+     * all but one were answered: the holder's lock lasts until then, however
+     * slowly the others arrive. Opens after 10 s if they never are.
+     */
+    async function contended(path: string, count: number, label: string) {
+      const letGo = timeline.hold(label);
+      const pending = sent(path, count);
+      let answered = 0;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 10_000);
+        pending.forEach((response) =>
+          response.then(() => {
+            if (++answered < count - 1) return;
+            clearTimeout(timer);
+            resolve();
+          }),
+        );
+      });
+      letGo();
+      return Promise.all(pending);
+    }
+
+    /** Polls until a stream sent `value` (under its lock). */
+    async function untilStreamed(value: string): Promise<void> {
+      while (!streamed.includes(value)) await sleep(5);
     }
 
     it('keeps the route when the decorator stands below or above @Post()', () => {
@@ -186,7 +235,7 @@ describe.each<Platform>(['express', 'fastify'])(
 
     it("'fail': exactly one concurrent request succeeds, the others get 409 with Retry-After", async () => {
       const id = unique('o');
-      const responses = await burst(`/fail/${id}?ms=400`, 6);
+      const responses = await contended(`/fail/${id}?ms=0`, 6, `fail:${id}`);
       const statuses = responses.map((response) => response.status).sort();
       expect(statuses).toEqual([201, 409, 409, 409, 409, 409]);
       for (const response of responses.filter((r) => r.status === 409)) {
@@ -213,9 +262,22 @@ describe.each<Platform>(['express', 'fastify'])(
     it('runs requests for different keys in parallel', async () => {
       const ids = [unique('p'), unique('p'), unique('p'), unique('p')];
       const targets = servers();
-      const responses = await Promise.all(
-        ids.map((id, i) => request(targets[i % 2]).post(`/fail/${id}?ms=400`)),
+      // NOTE: each section is held until all four entered (or 10 s passed):
+      // sections that ran one after another would never all enter
+      const letGo = ids.map((id) => timeline.hold(`fail:${id}`));
+      const pending = ids.map((id, i) =>
+        request(targets[i % 2])
+          .post(`/fail/${id}?ms=0`)
+          .then((response) => response),
       );
+      const deadline = performance.now() + 10_000;
+      while (
+        ids.some((id) => !timeline.entered.includes(`fail:${id}`)) &&
+        performance.now() < deadline
+      )
+        await sleep(5);
+      for (const open of letGo) open();
+      const responses = await Promise.all(pending);
       expect(responses.map((response) => response.status)).toEqual([
         201, 201, 201, 201,
       ]);
@@ -239,7 +301,11 @@ describe.each<Platform>(['express', 'fastify'])(
 
     it("locks a plain service method called from a controller: 'fail' maps to 409", async () => {
       const id = unique('s');
-      const responses = await burst(`/service-fail/${id}?ms=400`, 4);
+      const responses = await contended(
+        `/service-fail/${id}?ms=0`,
+        4,
+        `service-fail:${id}`,
+      );
       expect(responses.map((response) => response.status).sort()).toEqual([
         201, 409, 409, 409,
       ]);
@@ -270,12 +336,17 @@ describe.each<Platform>(['express', 'fastify'])(
 
     it('holds the lock while an Observable result streams, and releases it when it completes', async () => {
       const id = unique('st');
-      const [first, second] = await Promise.all([
-        request(servers()[0]).get(`/stream/${id}`),
-        new Promise((resolve) => setTimeout(resolve, 100)).then(() =>
-          request(servers()[1]).get(`/stream/${id}`),
-        ),
-      ]);
+      // the first stream holds its lock, after its first value, until the
+      // second request was answered
+      let start!: () => void;
+      streamGate = new Promise((resolve) => (start = resolve));
+      const streaming = request(servers()[0])
+        .get(`/stream/${id}`)
+        .then((response) => response);
+      await untilStreamed(`${id}:0`);
+      const second = await request(servers()[1]).get(`/stream/${id}`);
+      start();
+      const first = await streaming;
       expect(first.status).toBe(200);
       expect(first.text).toBe(`${id}:2`);
       expect(second.status).toBe(409);
@@ -285,12 +356,15 @@ describe.each<Platform>(['express', 'fastify'])(
 
     it('answers a skipped Observable route like a skipped Promise one: 200 with no body', async () => {
       const id = unique('sk');
-      const [first, second] = await Promise.all([
-        request(servers()[0]).get(`/stream-or-skip/${id}`),
-        new Promise((resolve) => setTimeout(resolve, 100)).then(() =>
-          request(servers()[1]).get(`/stream-or-skip/${id}`),
-        ),
-      ]);
+      let start!: () => void;
+      streamGate = new Promise((resolve) => (start = resolve));
+      const streaming = request(servers()[0])
+        .get(`/stream-or-skip/${id}`)
+        .then((response) => response);
+      await untilStreamed(`${id}:0`);
+      const second = await request(servers()[1]).get(`/stream-or-skip/${id}`);
+      start();
+      const first = await streaming;
       expect(first.status).toBe(200);
       expect(first.text).toBe(`${id}:2`);
       expect({ status: second.status, text: second.text }).toEqual({

@@ -37,12 +37,29 @@ export interface Span {
 /** Records locked sections: when each entered and left. */
 export class Timeline {
   readonly spans: Span[] = [];
+  /** Labels of the sections that entered, in order (including running ones). */
+  readonly entered: string[] = [];
+  private readonly gates = new Map<string, Promise<void>>();
 
   async run<T>(label: string, ms: number, result: T): Promise<T> {
     const enter = performance.now();
-    await sleep(ms);
+    this.entered.push(label);
+    await Promise.all([sleep(ms), this.gates.get(label)]);
     this.spans.push({ label, enter, exit: performance.now() });
     return result;
+  }
+
+  /**
+   * Keeps the sections of `label` from leaving (after their `ms`) until the
+   * returned function is called: the test decides how long a lock is held.
+   */
+  hold(label: string): () => void {
+    let open!: () => void;
+    this.gates.set(label, new Promise((resolve) => (open = resolve)));
+    return () => {
+      this.gates.delete(label);
+      open();
+    };
   }
 
   of(label: string): Span[] {
