@@ -94,6 +94,10 @@ describe('a holder process', () => {
     const held = await events(child).next('held');
     const waiter = locks();
     try {
+      // NOTE: connected, scripts loaded and listening for grants before the
+      // kill: the bound below is for the lease to run out, not for a cold
+      // start on a loaded machine
+      await (await waiter.acquire('warm-up')).release();
       child.kill('SIGKILL');
       const killedAt = performance.now();
       const lock = await waiter.acquire('killed', { waitTimeout: 5000 });
