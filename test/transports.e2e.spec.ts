@@ -26,12 +26,15 @@ import { useRedis } from './support/redis-fixture.js';
 
 const redis = useRedis();
 
+/** Keeps a payment inside its lock until the test lets it go. */
+let payGate: Promise<void> = Promise.resolve();
+
 @Controller()
 class PaymentsHandler {
   @MessagePattern('pay')
   @DistributedLock('payment:<data.id>')
   async pay(data: { id: string }): Promise<string> {
-    await sleep(300);
+    await payGate;
     return `paid ${data.id}`;
   }
 }
@@ -39,6 +42,7 @@ class PaymentsHandler {
 describe('an RPC handler (TCP microservice)', () => {
   let service: INestMicroservice;
   let client: ClientProxy;
+  const prefix = unique('rpc') + ':';
 
   beforeAll(async () => {
     const port = await freePort();
@@ -46,7 +50,7 @@ describe('an RPC handler (TCP microservice)', () => {
       imports: [
         DistributedLockModule.forRoot({
           url: redis.server.url,
-          prefix: unique('rpc') + ':',
+          prefix,
         }),
       ],
       controllers: [PaymentsHandler],
@@ -74,7 +78,15 @@ describe('an RPC handler (TCP microservice)', () => {
       lastValueFrom(client.send<string>('pay', { id: 'p-1' })).catch(
         (error: unknown) => error,
       );
-    const [first, second] = await Promise.all([send(), sleep(100).then(send)]);
+    // the first payment holds its lock until the second was answered
+    let letGo!: () => void;
+    payGate = new Promise((resolve) => (letGo = resolve));
+    const paying = send();
+    while ((await redis.admin.exists(`${prefix}{payment:p-1}`)) === 0)
+      await sleep(5);
+    const second = await send();
+    letGo();
+    const first = await paying;
     expect(first).toBe('paid p-1');
     expect(second).toEqual({
       status: 'error',
