@@ -44,11 +44,14 @@ test('close() waits for work under using: the key stays held until the work ends
   const a = manager();
   const b = manager();
   let finish!: () => void;
+  let entered!: () => void;
+  const started = new Promise<void>((resolve) => (entered = resolve));
   const running = a.using('drain:wait', async (lock) => {
+    entered();
     await new Promise<void>((resolve) => (finish = resolve));
     return lock.signal.aborted ? 'aborted' : 'not aborted';
   });
-  await sleep(50);
+  await started; // the work runs under its lock
   let closed = false;
   const closing = a.close().then(() => (closed = true));
   await sleep(100);
@@ -77,13 +80,16 @@ test('close() waits for work under using: the key stays held until the work ends
 test('while close() waits, new locks are refused but a reentrant call inside the running work proceeds', async () => {
   const a = manager();
   let finish!: () => void;
+  let entered!: () => void;
+  const started = new Promise<void>((resolve) => (entered = resolve));
   let nested: Promise<string> | undefined;
   const running = a.using('drain:reentrant', async () => {
+    entered();
     await new Promise<void>((resolve) => (finish = resolve));
     nested = outcome(a.using('drain:reentrant', () => 'inner'));
     return nested;
   });
-  await sleep(50);
+  await started; // the work runs under its lock
   const closing = a.close();
   const fresh = await outcome(a.using('drain:other', () => 'fresh'));
   const acquired = await outcome(a.acquire('drain:other'));
@@ -105,6 +111,8 @@ test('work still running after closeTimeout loses its lock (signal aborted), and
   const a = manager({ closeTimeout: 200 });
   const b = manager();
   let finish!: () => void;
+  let entered!: () => void;
+  const started = new Promise<void>((resolve) => (entered = resolve));
   let abortedAt: number | undefined;
   const running = a.using(
     'drain:timeout',
@@ -112,11 +120,12 @@ test('work still running after closeTimeout loses its lock (signal aborted), and
       lock.signal.addEventListener('abort', () => {
         abortedAt = performance.now();
       });
+      entered();
       await new Promise<void>((resolve) => (finish = resolve));
     },
     { ttl: 1500 },
   );
-  await sleep(50);
+  await started; // the work runs under its lock
   const closeStarted = performance.now();
   await a.close();
   const closeTook = performance.now() - closeStarted;
@@ -148,10 +157,13 @@ test('closeTimeout 0 does not wait, and a lock held outside using is still relea
   const b = manager();
   const handle = await a.acquire('drain:handle');
   let finish!: () => void;
+  let entered!: () => void;
+  const started = new Promise<void>((resolve) => (entered = resolve));
   const running = a.using('drain:zero', async () => {
+    entered();
     await new Promise<void>((resolve) => (finish = resolve));
   });
-  await sleep(50);
+  await started; // the work runs under its lock
   await a.close();
   const handleKey = await b.tryAcquire('drain:handle');
   await handleKey?.release();
