@@ -26,8 +26,11 @@ test('a reentrant acquire or tryAcquire inside work that close() waits for gets 
   });
   managers.push(a);
   let finish!: () => void;
+  let entered!: () => void;
+  const started = new Promise<void>((resolve) => (entered = resolve));
   const seen: Record<string, string> = {};
   const running = a.using('edge:drain-reentrant-acquire', async () => {
+    entered();
     await new Promise<void>((resolve) => (finish = resolve));
     seen.acquire = await outcome(
       a.acquire('edge:drain-reentrant-acquire').then((lock) => lock.release()),
@@ -39,7 +42,7 @@ test('a reentrant acquire or tryAcquire inside work that close() waits for gets 
     );
     seen.other = await outcome(a.tryAcquire('edge:drain-other'));
   });
-  await sleep(50);
+  await started; // the work runs under its lock
   const closing = a.close();
   await sleep(50);
   finish();
