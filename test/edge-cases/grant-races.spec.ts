@@ -57,18 +57,17 @@ async function grantDuringRefresh(
     .acquire(key, { ttl: 20_000, signal: controller.signal })
     .catch((error: Error) => error);
   const second = locks.acquire(key, { ttl: 20_000 });
-  await until(() => store.calls.acquire === 1); // refused: the ticket is in line
-  await sleep(20);
+  await store.untilAnswered(1); // refused: the ticket is in line
   // the first waiter renews its place in line about 1 s later
   store.acquireReplyDelay = 400;
   if (failRefresh) store.failAcquireAfterRun = 1;
   await until(() => store.calls.acquire === 2);
   store.acquireReplyDelay = 0;
-  await sleep(50);
+  await until(() => store.ranAcquires === 2); // the refresh ran in Redis
   await held.release(); // the key is granted to the ticket in flight
   await until(() => store.calls.grants === 1);
   if (abort) controller.abort();
-  return { other, first: await first, second };
+  return { other, first: await first, second, store };
 }
 
 /** `lock` holds `key` in Redis, and another process cannot take it. */
@@ -86,24 +85,26 @@ async function expectSoleHolder(key: string, lock: Lock, other: LockManager) {
 
 test('a waiter that gives up while its ticket was granted leaves the grant to the next local waiter, still held in Redis', async () => {
   const key = 'race:abort';
-  const { other, first, second } = await grantDuringRefresh(key, {
+  const { other, first, second, store } = await grantDuringRefresh(key, {
     abort: true,
   });
   expect(first).toBeInstanceOf(LockAbortedError);
   const next = await second;
-  await sleep(500); // the late answer of the abandoned attempt has come
+  await store.untilAnswered(2); // the late answer of the abandoned attempt has come
+  await sleep(100); // and what the engine sends on it has landed
   await expectSoleHolder(key, next, other.locks);
   await next.release();
 });
 
 test('a refresh attempt that gets no answer after its ticket was granted still gives the waiter that grant', async () => {
   const key = 'race:no-answer';
-  const { other, first, second } = await grantDuringRefresh(key, {
+  const { other, first, second, store } = await grantDuringRefresh(key, {
     failRefresh: true,
   });
   expect(first).not.toBeInstanceOf(Error);
   const lock = first as Exclude<typeof first, Error>;
-  await sleep(100);
+  await store.untilAnswered(2); // the refresh's failure has come
+  await sleep(100); // and what the engine sends on it has landed
   await expectSoleHolder(key, lock, other.locks);
   await lock.release();
   await (await second).release();
@@ -114,11 +115,13 @@ test('a grant that comes before the answer that queued its ticket is taken at on
   const other = processLocks();
   const held = await other.locks.acquire(key, { ttl: 20_000 });
   const { store, locks } = processLocks();
-  store.acquireReplyDelay = 200;
+  // NOTE: a reply late enough that the grant, published by the release
+  // below, comes first on a loaded machine too
+  store.acquireReplyDelay = 1000;
   const pending = locks.acquire(key, { ttl: 20_000 });
   await until(() => store.calls.acquire === 1);
   store.acquireReplyDelay = 0;
-  await sleep(30); // the attempt ran: refused, the ticket is in line
+  await until(() => store.ranAcquires === 1); // refused, the ticket is in line
   await held.release(); // granted to that ticket before the refusal arrives
   const lock = await pending;
   // taken from the grant, not by asking again at the ticket's renewal
@@ -140,8 +143,11 @@ test('a process that takes its own turn on a free key leaves the others in line 
   const first = processLocks();
   const second = processLocks();
   const firstWaits = first.locks.acquire(key, { ttl: 20_000 });
-  await until(() => first.store.calls.acquire === 1);
-  await sleep(300);
+  await first.store.untilAnswered(1);
+  // NOTE: the renewals come about a second after each refusal: 500 ms
+  // apart, the first's renewal and release (below) have that long to end
+  // before the second's renewal would find the key itself
+  await sleep(500);
   const secondWaits = second.locks.acquire(key, { ttl: 20_000 });
   await until(() => second.store.calls.acquire === 1);
   // the holder dies: its lease runs out, which publishes nothing

@@ -32,6 +32,11 @@ export class CountingStore implements LockStore {
    * refused waiter is in line.
    */
   answeredAcquires = 0;
+  /**
+   * Acquires that the inner store answered, before any `acquireReplyDelay`:
+   * the command ran in Redis.
+   */
+  ranAcquires = 0;
   /** How many of the next extends fail with LockBackendUnavailableError. */
   failExtend = 0;
   /** How many of the next releases fail with LockBackendUnavailableError. */
@@ -107,6 +112,8 @@ export class CountingStore implements LockStore {
         return this.inner.acquire(keys, token, ttlMs, options);
       });
     } else ran = this.inner.acquire(keys, token, ttlMs, options);
+    const counted = () => void this.ranAcquires++;
+    ran.then(counted, counted);
     if (!failAfterRun && replyDelay === 0) return ran;
     return ran.then(async (result) => {
       if (replyDelay > 0) await sleep(replyDelay);
