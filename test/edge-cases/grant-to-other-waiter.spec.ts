@@ -47,16 +47,17 @@ test('a failed refresh attempt does not give up a ticket whose grant another loc
   const head = locks
     .acquire(key, { ttl: 20_000, waitTimeout: 20_000 })
     .then((taken) => (headLock = taken));
-  await until(() => store.calls.acquire === 2);
+  await store.untilAnswered(2);
   const next = locks.acquire(key, { ttl: 20_000, waitTimeout: 20_000 });
   await sleep(20);
   // the head renews its place about a second later: that attempt runs, but
-  // its answer comes late and is an error
-  store.acquireReplyDelay = 600;
+  // its answer comes only after what follows, and is an error
+  let answer!: () => void;
+  store.acquireReplyGate = new Promise((resolve) => (answer = resolve));
   store.failAcquireAfterRun = 1;
   await until(() => store.calls.acquire === 3);
-  store.acquireReplyDelay = 0;
-  await sleep(50);
+  store.acquireReplyGate = undefined;
+  await until(() => store.ranAcquires === 3);
   // meanwhile the holder's lease is lost (a Redis restart, an eviction)...
   await redis.admin.del(storeKey);
   // ...and it releases: its lock is passed to the head (the store refuses
@@ -68,7 +69,9 @@ test('a failed refresh attempt does not give up a ticket whose grant another loc
   const lock = await next;
   expect(lock.isHeld).toBe(true);
   // the head's attempt fails now; it goes on waiting
-  await sleep(800);
+  answer();
+  await store.untilAnswered(3);
+  await sleep(100); // and what the engine sends on it has landed
   const otherLock = await other.locks.tryAcquire(key);
   expect({
     held: lock.isHeld,
@@ -95,15 +98,15 @@ test('a refresh attempt that reaches Redis after the grant to its ticket went to
   const head = locks
     .acquire(key, { ttl: 5_000, waitTimeout: 20_000 })
     .then((taken) => (headLock = taken));
-  await until(() => store.calls.acquire === 2);
+  await store.untilAnswered(2);
   const next = locks.acquire(key, { ttl: 20_000, waitTimeout: 20_000 });
   await sleep(20);
   // the head renews its place about a second later: that attempt (with the
   // ticket's token) reaches Redis only after what follows
-  store.acquireDelay = 600;
+  let land!: () => void;
+  store.acquireGate = new Promise((resolve) => (land = resolve));
   await until(() => store.calls.acquire === 3);
-  store.acquireDelay = 0;
-  await sleep(50);
+  store.acquireGate = undefined;
   // the holder's lease is lost, it releases (its lock is passed to the
   // head, a handoff the store refuses), and the free key goes to this
   // process's ticket, which the next local waiter takes
@@ -115,7 +118,9 @@ test('a refresh attempt that reaches Redis after the grant to its ticket went to
   // the new holder extends its lease before the head's attempt lands
   await lock.extend(60_000);
   // the head's attempt (ttl 5 s) now finds the key held by its own token
-  await sleep(800);
+  land();
+  await store.untilAnswered(3);
+  await sleep(100); // and what the engine sends on it has landed
   expect({
     held: lock.isHeld,
     value: await redis.admin.get(storeKey),
@@ -149,13 +154,13 @@ test('a grant given back while a refresh with its token is in flight makes no ho
   const head = locks
     .acquire(key, { ttl: 20_000, waitTimeout: 20_000 })
     .then((taken) => (headLock = taken));
-  await until(() => store.calls.acquire === 2);
+  await store.untilAnswered(2);
   // the head renews its place: that attempt (with the ticket's token)
   // reaches Redis only after what follows
-  store.acquireDelay = 600;
+  let land!: () => void;
+  store.acquireGate = new Promise((resolve) => (land = resolve));
   await until(() => store.calls.acquire === 3);
-  store.acquireDelay = 0;
-  await sleep(50);
+  store.acquireGate = undefined;
   // the holder's lease is lost and it releases: its lock is passed to the
   // head (a handoff the store refuses); the free key then goes to this
   // process's ticket, which no local waiter can take (the head has a lock
@@ -163,7 +168,9 @@ test('a grant given back while a refresh with its token is in flight makes no ho
   await redis.admin.del(storeKey);
   await holder.release().catch(() => undefined);
   expect(await other.locks.tryAcquire(key)).toBeNull();
-  await sleep(800);
+  land();
+  await store.untilAnswered(3);
+  await sleep(300); // the give-back behind it, and what follows, have landed
   const otherLock = await other.locks.tryAcquire(key);
   const value = await redis.admin.get(storeKey);
   // whoever holds the key now (the head, or the other process once the

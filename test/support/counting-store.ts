@@ -56,6 +56,11 @@ export class CountingStore implements LockStore {
    * answered: the command ran, its reply is late.
    */
   acquireReplyDelay = 0;
+  /**
+   * While set, each acquire's answer is held back (after the inner store
+   * answered) until this promise settles, instead of `acquireReplyDelay`.
+   */
+  acquireReplyGate?: Promise<void>;
   /** How many of the next acquires run but answer LockBackendUnavailableError. */
   failAcquireAfterRun = 0;
   /** How many of the next subscribes fail with LockBackendUnavailableError. */
@@ -103,6 +108,7 @@ export class CountingStore implements LockStore {
     const failAfterRun = this.failAcquireAfterRun > 0;
     if (failAfterRun) this.failAcquireAfterRun--;
     const replyDelay = this.acquireReplyDelay;
+    const replyGate = this.acquireReplyGate;
     let ran: Promise<AcquireResult>;
     if (this.acquireDelay > 0 || this.acquireGate) {
       const reached = this.acquireGate ?? sleep(this.acquireDelay);
@@ -114,9 +120,10 @@ export class CountingStore implements LockStore {
     } else ran = this.inner.acquire(keys, token, ttlMs, options);
     const counted = () => void this.ranAcquires++;
     ran.then(counted, counted);
-    if (!failAfterRun && replyDelay === 0) return ran;
+    if (!failAfterRun && replyDelay === 0 && !replyGate) return ran;
     return ran.then(async (result) => {
-      if (replyDelay > 0) await sleep(replyDelay);
+      if (replyGate) await replyGate;
+      else if (replyDelay > 0) await sleep(replyDelay);
       if (failAfterRun)
         throw new LockBackendUnavailableError(
           'injected: acquire ran but got no answer',
