@@ -5,6 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { LockManager, RedisLockStore, RedlockStore } from '../../lib/index.js';
+import { CountingQueueingStore } from '../support/counting-store.js';
 import {
   sleep,
   startRedis,
@@ -32,15 +33,17 @@ async function sweepNow(locks: LockManager, tag: string): Promise<void> {
 }
 
 test('a lock passed on while Redis stalled, whose handoff ran late, is still released by close()', async () => {
-  const locks = new LockManager({
-    store: new RedisLockStore({ url: servers[0].url }),
-  });
+  const store = new CountingQueueingStore(
+    new RedisLockStore({ url: servers[0].url }),
+  );
+  const locks = new LockManager({ store });
   const first = await locks.acquire('sweep:handoff', { ttl: 30_000 });
   const waiting = locks.acquire('sweep:handoff', {
     ttl: 1000,
     waitTimeout: 20_000,
   });
-  await sleep(50);
+  // NOTE: the waiter is in line before Redis stalls (its attempt answered)
+  await store.untilAnswered(2);
   servers[0].pause();
   const released = first.release().catch(() => 'failed');
   const second = await waiting; // passed on at once, ahead of the store
