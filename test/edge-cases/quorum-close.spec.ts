@@ -36,7 +36,8 @@ it('gives back the grants of an acquire that close() interrupted while it was un
   servers[2].pause();
   const pending = store.acquire([key], 'token', 30_000);
   pending.catch(() => {});
-  await sleep(100); // master 0 granted, master 1 refused: master 2 decides
+  // master 0 granted, master 1 refused: master 2 decides
+  for (let i = 0; i < 500 && !(await admins[0].get(key)); i++) await sleep(10);
   expect(await admins[0].get(key)).toMatch(/:token$/);
   const closed = store.close();
   const result = await pending.catch((error: unknown) => error);
