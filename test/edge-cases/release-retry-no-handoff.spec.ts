@@ -12,15 +12,17 @@ import {
   RedisLockStore,
   type Lock,
 } from '../../lib/index.js';
+import { CountingQueueingStore } from '../support/counting-store.js';
 import { sleep } from '../support/redis-harness.js';
 import { useRedis } from '../support/redis-fixture.js';
 
 const redis = useRedis({ own: true });
 
 test('retrying a release whose first send ran without an answer never hands the lock to a local waiter', async () => {
-  const here = new LockManager({
-    store: new RedisLockStore({ url: redis.server.url, operationTimeout: 150 }),
-  });
+  const store = new CountingQueueingStore(
+    new RedisLockStore({ url: redis.server.url, operationTimeout: 150 }),
+  );
+  const here = new LockManager({ store });
   const other = new LockManager({
     store: new RedisLockStore({ url: redis.server.url }),
   });
@@ -32,7 +34,9 @@ test('retrying a release whose first send ran without an answer never hands the 
     await expect(first.release()).rejects.toBeInstanceOf(
       LockBackendUnavailableError,
     );
-    await sleep(600);
+    // the pause ends 500 ms after it began; the release then runs
+    for (let i = 0; i < 500 && (await redis.admin.get(`lock:{${key}}`)); i++)
+      await sleep(10);
     expect(await redis.admin.get(`lock:{${key}}`)).toBeNull();
     // another process takes the free key; a caller here waits for it
     const theirs = await other.acquire(key, { ttl: 10_000 });
@@ -43,7 +47,7 @@ test('retrying a release whose first send ran without an answer never hands the 
       got = lock;
       if (lock.isHeld && theirs.isHeld) overlap = true;
     });
-    await sleep(50); // the caller is queued
+    await store.untilAnswered(2); // the caller is queued
     await expect(first.release()).rejects.toBeInstanceOf(LockLostError);
     await sleep(20);
     expect(overlap).toBe(false);

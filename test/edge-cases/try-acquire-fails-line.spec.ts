@@ -44,7 +44,8 @@ test('a tryAcquire whose attempt gets no answer does not fail the waiters alread
       (error: Error) => void outcomes.push(error.name),
     ),
   );
-  await sleep(200); // all in line, the first one's place is in Redis
+  // all in line, the first one's place is in Redis (its attempt answered)
+  await store.untilAnswered(1);
   // one unrelated attempt gets no answer (Redis answers everything else)
   store.failAcquire = 1;
   await expect(locks.tryAcquire(key)).rejects.toBeInstanceOf(
