@@ -154,7 +154,9 @@ describe('RedlockStore on three redis-server processes', () => {
     await expect(store.acquire([key], 'token', 10_000)).rejects.toBeInstanceOf(
       LockBackendUnavailableError,
     );
-    await sleep(200); // the live master has run the acquire and the give-back
+    // the live master has run the acquire and the give-back: close() waits
+    // for the calls under way on each master
+    await store.close();
     expect(await admins[2].exists(key)).toBe(0);
   });
 
