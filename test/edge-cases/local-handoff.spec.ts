@@ -158,6 +158,20 @@ test('close() during a handoff leaves no orphan lease', async () => {
   expect(await redis.admin.exists('lock:{handoff:close}')).toBe(0);
 });
 
+/**
+ * Holds the next acquire (the waiter's renewal of its place) back from the
+ * store until the returned function is called: it is out while the test
+ * releases and aborts.
+ */
+function holdAcquires(store: CountingQueueingStore): () => void {
+  let land!: () => void;
+  store.acquireGate = new Promise((resolve) => (land = resolve));
+  return () => {
+    store.acquireGate = undefined;
+    land();
+  };
+}
+
 async function untilAcquireSent(store: CountingQueueingStore): Promise<void> {
   const sent = store.calls.acquire;
   while (store.calls.acquire === sent) await sleep(5);
@@ -174,10 +188,12 @@ test('a lock passed to a waiter that gives up before taking it goes to the next 
   await store.untilAnswered(2); // the waiter is in line
   // the quitter renews its place within a second; that attempt is slow, so
   // the lock reaches it in the middle of it, and it gives up right then
-  store.acquireDelay = 200;
+  // (the attempt lands only after that)
+  const land = holdAcquires(store);
   await untilAcquireSent(store);
   await first.release();
   controller.abort();
+  land();
   await expect(quitter).rejects.toBeInstanceOf(LockAbortedError);
   const lock = await patient;
   expect(lock.isHeld).toBe(true);
@@ -223,15 +239,17 @@ test('a lock passed to a waiter that gives up, with nobody after it, is released
     signal: controller.signal,
   });
   await store.untilAnswered(2); // the waiter is in line
-  store.acquireDelay = 200;
+  const land = holdAcquires(store);
   await untilAcquireSent(store);
   await first.release();
   controller.abort();
+  land();
   await expect(quitter).rejects.toBeInstanceOf(LockAbortedError);
   expect(store.calls.handOff).toBe(1);
   // another process takes the key at once: no 5 s lease was left behind
+  // (the release that frees it is a round trip or two away)
   const other = setup();
-  const deadline = Date.now() + 500;
+  const deadline = Date.now() + 2000;
   let lock = await other.locks.tryAcquire('handoff:orphan');
   while (!lock && Date.now() < deadline) {
     await sleep(5);
@@ -250,12 +268,13 @@ test('a lock passed to a waiter that gives up is released even when the first tr
     signal: controller.signal,
   });
   await store.untilAnswered(2); // the waiter is in line
-  store.acquireDelay = 200;
+  const land = holdAcquires(store);
   await untilAcquireSent(store);
   await first.release(); // passed on while the waiter's attempt is out
   store.failRelease = 1;
   const releasesBefore = store.calls.release;
   controller.abort();
+  land();
   await expect(quitter).rejects.toBeInstanceOf(LockAbortedError);
   expect(store.calls.handOff).toBe(1);
   // the release is tried again instead of leaving a 5 s lease
