@@ -218,20 +218,24 @@ describe('RedlockStore on three redis-server processes', () => {
     // master 0 refuses, so the grant needs the frozen master 2
     await admins[0].set(`test:{${key}}`, 'foreign', 'PX', 10_000);
     servers[2].pause();
+    // NOTE: the engine notes the send synchronously within acquire():
+    // between these two readings of the clock
     const sentAt = performance.now();
     const pending = locks.acquire(key, { ttl: 3000, waitTimeout: 0 });
+    const calledAt = performance.now();
     await sleep(300);
+    const resumedAt = performance.now();
     servers[2].resume();
     const lock = await pending;
-    const tookMs = performance.now() - sentAt;
-    // NOTE: a 300 ms timer may fire a fraction of a ms early (libuv counts
-    // whole ms)
-    expect(tookMs).toBeGreaterThanOrEqual(299);
-    const drift = 3000 * 0.01 + 2;
     expect(lock.isHeld).toBe(true);
-    // NOTE: the lock counts from just before its send, a little after sentAt
-    expect(lock.remainingTime).toBeLessThanOrEqual(3000 - drift - tookMs + 5);
-    expect(lock.remainingTime).toBeGreaterThan(3000 - drift - tookMs - 50);
+    const validity = 3000 - (3000 * 0.01 + 2);
+    // when the lock stops being trusted (expiresAt is whole ms, floored)
+    const validUntil = lock.expiresAt - performance.timeOrigin;
+    // counted from the send: at most the validity after the call, so at
+    // least the freeze before what counting from the answer would give
+    expect(validUntil).toBeLessThanOrEqual(calledAt + validity + 0.01);
+    expect(resumedAt - calledAt).toBeGreaterThanOrEqual(299);
+    expect(validUntil + 1).toBeGreaterThanOrEqual(sentAt + validity);
     await lock.release();
   });
 
@@ -651,14 +655,22 @@ describe('RedlockStore on scripted masters', () => {
   it('gives the LockManager a lock valid for the ttl from when it sent the acquire, less the drift', async () => {
     const { masters, store } = scripted();
     const locks = new LockManager({ store });
+    // NOTE: the engine notes the send synchronously within acquire():
+    // between these two readings of the clock
     const sentAt = performance.now();
     const pending = locks.acquire('k', { ttl: 1000, waitTimeout: 0 });
+    const calledAt = performance.now();
     await sleep(200);
+    const answeredAt = performance.now();
     for (const master of masters) master.acquires[0].resolve(grant(1));
     const lock = await pending;
-    const tookMs = performance.now() - sentAt;
-    expect(lock.remainingTime).toBeLessThanOrEqual(1000 - 12 - tookMs + 1);
-    expect(lock.remainingTime).toBeGreaterThan(1000 - 12 - tookMs - 50);
+    // when the lock stops being trusted (expiresAt is whole ms, floored)
+    const validUntil = lock.expiresAt - performance.timeOrigin;
+    expect(validUntil).toBeLessThanOrEqual(calledAt + 1000 - 12 + 0.01);
+    expect(validUntil + 1).toBeGreaterThanOrEqual(sentAt + 1000 - 12);
+    // (the answer came 200 ms after the send: counting from it would be
+    // well past the first bound)
+    expect(answeredAt - calledAt).toBeGreaterThanOrEqual(199);
     await locks.close();
   });
 
