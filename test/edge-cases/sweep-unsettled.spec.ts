@@ -33,9 +33,8 @@ async function sweepNow(locks: LockManager, tag: string): Promise<void> {
 }
 
 test('a lock passed on while Redis stalled, whose handoff ran late, is still released by close()', async () => {
-  const store = new CountingQueueingStore(
-    new RedisLockStore({ url: servers[0].url }),
-  );
+  const redisStore = new RedisLockStore({ url: servers[0].url });
+  const store = new CountingQueueingStore(redisStore);
   const locks = new LockManager({ store });
   const first = await locks.acquire('sweep:handoff', { ttl: 30_000 });
   const waiting = locks.acquire('sweep:handoff', {
@@ -50,7 +49,8 @@ test('a lock passed on while Redis stalled, whose handoff ran late, is still rel
   await sleep(4000); // every handoff attempt times out (1 s each)...
   servers[0].resume(); // ...and then runs: the lease moves to `second`
   await released;
-  await sleep(100);
+  // a command behind them on the same connection: the late handoffs ran
+  await redisStore.client.ping();
   const owner = await admins[0].get('lock:{sweep:handoff}');
   await sweepNow(locks, 'handoff');
   await locks.close();
@@ -61,9 +61,10 @@ test('a lock passed on while Redis stalled, whose handoff ran late, is still rel
 }, 30_000);
 
 test('a quorum grant that a stalled master ran late is still released there by close()', async () => {
-  const locks = new LockManager({
-    store: new RedlockStore({ masters: servers.map((server) => server.url) }),
+  const quorum = new RedlockStore({
+    masters: servers.map((server) => server.url),
   });
+  const locks = new LockManager({ store: quorum });
   await (await locks.acquire('sweep:warm')).release();
   servers[2].pause();
   const lock = await locks.acquire('sweep:quorum', {
@@ -72,7 +73,8 @@ test('a quorum grant that a stalled master ran late is still released there by c
   });
   await sleep(3500); // the lease on the two others is over...
   servers[2].resume(); // ...and the stalled master sets one now
-  await sleep(100);
+  // a command behind it on the same connection: the late acquire ran
+  await (quorum.stores[2] as RedisLockStore).client.ping();
   const late = await admins[2].get('lock:{sweep:quorum}');
   await sweepNow(locks, 'quorum');
   await locks.close();
