@@ -278,7 +278,9 @@ test('a nested using that waits for the outer call cannot keep the key past maxH
       void a.using('edge:nested-deadlock', () => outer).catch(() => {});
       return 1;
     },
-    { ttl: 200, maxHold: 300 },
+    // NOTE: renewed every 200 ms: a renewal that late on a loaded machine
+    // still lands within the lease, which then ends at max-hold
+    { ttl: 600, maxHold: 900 },
   );
   const outcome = await Promise.race([
     outer.then(
@@ -293,8 +295,9 @@ test('a nested using that waits for the outer call cannot keep the key past maxH
 
 test('a lock read after its lease ran out: its signal is aborted, and a release after max-hold says max-hold', async () => {
   const a = manager();
-  const short = await a.acquire('edge:read-late', { ttl: 100 });
-  await sleep(150);
+  // NOTE: a lease that a slow grant on a loaded machine does not use up
+  const short = await a.acquire('edge:read-late', { ttl: 300 });
+  await sleep(350);
   expect(short.signal.aborted).toBe(true);
   await short.release().catch(() => {});
   // NOTE: renewed every 200 ms: a renewal that late on a loaded machine
