@@ -38,6 +38,9 @@ import {
 import { createApp, sleep, unique } from './support/nest-apps.js';
 import { startRedis, type RedisServer } from './support/redis-harness.js';
 
+/** The ids whose `hold` has started (under its lock). */
+const holding = new Set<string>();
+
 @Injectable()
 class Worker {
   constructor(readonly locks: DistributedLockService) {}
@@ -47,6 +50,7 @@ class Worker {
   @DistributedLock('item:<id>', { ttl: 1000 })
   async hold(id: string, ms: number): Promise<{ aborted: boolean }> {
     expect(this.locks.current()?.key).toBe(`item:${id}`);
+    holding.add(id);
     const signal = this.locks.current()!.signal;
     // Stops early when the lock is lost, as real work should.
     await delay(ms, undefined, { signal }).catch(() => undefined);
@@ -902,7 +906,10 @@ describe('shutdown', () => {
     // NOTE: held well past the sleep below, so that the lock is looked at
     // while the call still runs, however slow the machine
     const running = holder.get(Worker).hold('drain', 1500);
-    await untilSet(`${prefix}{item:drain}`);
+    // NOTE: the method runs, not only its key set in Redis: the grant's
+    // answer may still be on its way to the manager, which close() would
+    // then refuse
+    await until(() => holding.has('drain'));
     const closing = holder.close();
     apps.splice(apps.indexOf(holder), 1);
     await sleep(100);

@@ -18,7 +18,7 @@ import {
   DistributedLockService,
   type LockManager,
 } from '../lib/index.js';
-import { createApp, sleep, unique } from './support/nest-apps.js';
+import { createApp, unique } from './support/nest-apps.js';
 import { useRedis } from './support/redis-fixture.js';
 
 const redis = useRedis();
@@ -37,6 +37,8 @@ class DatabaseModule {}
 
 /** Keeps `process` running until the test lets it end. */
 let processGate: Promise<void> = Promise.resolve();
+/** Called when `process` starts (under its lock). */
+let processStarted: () => void = () => {};
 
 @Injectable()
 class Orders {
@@ -44,21 +46,23 @@ class Orders {
 
   @DistributedLock('order:<id>')
   async process(id: string): Promise<{ id: string; dbOpenAtEnd: boolean }> {
+    processStarted();
     await processGate;
     return { id, dbOpenAtEnd: this.db.open };
   }
 }
 
 /**
- * Starts `process(id)` and resolves once it holds its lock; `finish` lets
- * it end.
+ * Starts `process(id)` and resolves once it runs under its lock (the key
+ * set in Redis is not enough: the grant's answer may still be on its way,
+ * and close() would then refuse it); `finish` lets it end.
  */
-async function processing(app: INestApplication, prefix: string, id: string) {
+async function processing(app: INestApplication, id: string) {
   let finish!: () => void;
   processGate = new Promise((resolve) => (finish = resolve));
+  const started = new Promise<void>((resolve) => (processStarted = resolve));
   const running = app.get(Orders).process(id);
-  while ((await redis.admin.exists(`${prefix}{order:${id}}`)) === 0)
-    await sleep(5);
+  await started;
   return { running, finish };
 }
 
@@ -105,7 +109,7 @@ it.each([
     const began = closeBegins(app);
     // NOTE: the method holds its lock when shutdown begins, and ends only
     // after that
-    const { running, finish } = await processing(app, prefix, '1');
+    const { running, finish } = await processing(app, '1');
     const closing = app.close();
     await began;
     finish();
@@ -121,7 +125,7 @@ it('new locks are refused once shutdown began, while connections are still open'
   });
   const locks = app.get(DistributedLockService);
   const began = closeBegins(app);
-  const { running, finish } = await processing(app, prefix, '2');
+  const { running, finish } = await processing(app, '2');
   const closing = app.close();
   await began;
   const refused = await locks.acquire('order:3').then(
