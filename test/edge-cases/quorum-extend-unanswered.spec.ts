@@ -60,9 +60,14 @@ it('an unanswered extend to a shorter lease ends the validity no later than that
     servers[1].resume();
     servers[2].resume();
     // the extend ran on every master on thawing: 1 s leases
-    await sleep(100);
-    for (const admin of admins)
-      expect(await admin.pttl('test:{shorten}')).toBeLessThanOrEqual(1000);
+    for (const admin of admins) {
+      let pttl = await admin.pttl('test:{shorten}');
+      for (let i = 0; i < 100 && pttl > 1000; i++) {
+        await sleep(20);
+        pttl = await admin.pttl('test:{shorten}');
+      }
+      expect(pttl).toBeLessThanOrEqual(1000);
+    }
     await sleep(1200);
     const taken = await other.tryAcquire('shorten', { ttl: 30_000 });
     expect(taken).not.toBeNull();

@@ -159,7 +159,8 @@ it('a waiter in another process wakes on a release whose notice id is smaller th
     const releasedAt = performance.now();
     expect(await holder.release([storeKey], 'h2')).toBe('ok');
     const lock = await waiting;
-    expect(performance.now() - releasedAt).toBeLessThan(1000);
+    // NOTE: a missed notice leaves it asleep for about 4 s
+    expect(performance.now() - releasedAt).toBeLessThan(2500);
     await lock.release();
   } finally {
     await Promise.all([locks.close(), holder.close()]);
