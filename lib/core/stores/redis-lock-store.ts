@@ -195,14 +195,21 @@ export class RedisLockStore implements QueueingLockStore {
   }
 
   async leaveQueue(key: string, token: string): Promise<void> {
-    // NOTE: after this turn's batch, which may still hold the queued attempt
-    // of this very ticket: run first, it would find nothing to take out, and
-    // the attempt would then put the given-up ticket back in line.
-    if (this.flushing) await new Promise((resolve) => setImmediate(resolve));
-    await this.run(
-      DEQUEUE_SCRIPT,
-      [key],
-      [this.clientId, this.grantPrefix, token],
+    const args = [this.clientId, this.grantPrefix, token];
+    // NOTE: after the answer to the queued attempt of this very ticket, if
+    // one is under way (in this turn's batch, or sent: one the server
+    // answered NOSCRIPT is sent again as EVAL behind later calls). Run
+    // first, the dequeue would find nothing to take out, and the attempt
+    // would then put the given-up ticket back in line.
+    const acquire = this.inFlight.get(token);
+    if (!acquire) {
+      await this.run(DEQUEUE_SCRIPT, [key], args);
+      return;
+    }
+    await new Promise((resolve, reject) =>
+      (acquire.after ??= []).push(() =>
+        this.dispatch(DEQUEUE_SCRIPT, [key], args, resolve, reject),
+      ),
     );
   }
 
