@@ -36,7 +36,11 @@ import {
   type DistributedLockModuleRootOptions,
 } from '../lib/index.js';
 import { createApp, sleep, unique } from './support/nest-apps.js';
-import { startRedis, type RedisServer } from './support/redis-harness.js';
+import {
+  startRedis,
+  until,
+  type RedisServer,
+} from './support/redis-harness.js';
 
 /** The ids whose `hold` has started (under its lock). */
 const holding = new Set<string>();
@@ -163,19 +167,6 @@ async function start(
   });
   apps.push(app);
   return app;
-}
-
-/** Polls `check` every 5 ms until it holds; fails after `ms`. */
-async function until(
-  check: () => Promise<boolean> | boolean,
-  ms = 5000,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > deadline)
-      throw new Error(`not the case within ${ms} ms: ${String(check)}`);
-    await sleep(5);
-  }
 }
 
 /** Resolves once `key` is set in Redis (a lock on it was granted). */

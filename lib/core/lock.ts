@@ -215,11 +215,7 @@ export class Lock {
         // the lease where it runs: the lock is trusted only until the
         // earlier of the two ends.
         const bound = this.runtime.validity(lease, startedAt);
-        if (bound < this.validUntil) {
-          this.validUntil = bound;
-          if ((this.controller || this.expiryTimer) && !this.releasing)
-            this.armExpiry();
-        }
+        if (bound < this.validUntil) this.moveValidity(bound);
         throw error;
       });
     if (outcome !== 'ok') {
@@ -229,12 +225,7 @@ export class Lock {
       throw this.lostError(this.state === 'released' ? 'released' : outcome);
     }
     if (this.state !== 'held') throw this.notHeldError();
-    this.validUntil = this.runtime.validity(lease, startedAt);
-    // NOTE: also when no one has read the signal: renewal may have armed an
-    // expiry timer for the old lease after a failed attempt. A release under
-    // way stopped the timers for good.
-    if ((this.controller || this.expiryTimer) && !this.releasing)
-      this.armExpiry();
+    this.moveValidity(this.runtime.validity(lease, startedAt));
   }
 
   /**
@@ -464,8 +455,17 @@ export class Lock {
     if (result.fence !== this.fence) return this.lose('not-owner');
     // NOTE: an answer after the validity ran out does not revive the lock.
     if (performance.now() >= this.validUntil) return this.lose('expired');
+    this.moveValidity(validUntil);
+  }
+
+  /**
+   * Sets the validity, and moves the expiry timer with it. NOTE: also when
+   * no one has read the signal: renewal may have armed an expiry timer for
+   * the old lease after a failed attempt. A release under way stopped the
+   * timers for good.
+   */
+  private moveValidity(validUntil: number): void {
     this.validUntil = validUntil;
-    // NOTE: a release under way stopped the timers for good.
     if ((this.controller || this.expiryTimer) && !this.releasing)
       this.armExpiry();
   }

@@ -22,6 +22,7 @@ import {
 import {
   sleep,
   startRedis,
+  until,
   type RedisServer,
 } from '../support/redis-harness.js';
 
@@ -85,14 +86,6 @@ afterEach(() => {
   jest.restoreAllMocks();
 });
 
-async function until(check: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + 3000;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error('timed out');
-    await sleep(5);
-  }
-}
-
 it('a waiter in another process wakes on a release whose notice id is smaller than an earlier one', async () => {
   const storeKey = 'test:{skew}';
   // the holder's process: plain masters
@@ -137,14 +130,14 @@ it('a waiter in another process wakes on a release whose notice id is smaller th
       waitTimeout: 8000,
       retry: { baseDelay: 4000, maxDelay: 4000 },
     });
-    for (const index of [0, 1, 2]) await until(marked(index));
+    for (const index of [0, 1, 2]) await until(marked(index), 3000);
     await sleep(200); // asleep after its refusals
 
     // every master announces h1's release: the notice carries master 2's
     // fence, 5 s ahead; the waiter wakes and its attempt waits at the gate
     const letThrough = open();
     expect(await holder.release([storeKey], 'h1')).toBe('ok');
-    await until(async () => masters.every((master) => master.gated > 0));
+    await until(async () => masters.every((master) => master.gated > 0), 3000);
     // h2 takes the key on masters 0 and 1 (master 2 holds another lease):
     // its fence comes from the clocks that are not ahead
     await admins[2].set(storeKey, 'foreign', 'PX', 20_000);
@@ -153,7 +146,7 @@ it('a waiter in another process wakes on a release whose notice id is smaller th
     );
     letThrough();
     // the waiter is refused again and sleeps
-    for (const index of [0, 1]) await until(marked(index));
+    for (const index of [0, 1]) await until(marked(index), 3000);
     await sleep(200);
 
     const releasedAt = performance.now();

@@ -261,3 +261,16 @@ function pingOk(port: number, host = HOST): Promise<boolean> {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Polls `check` every 5 ms until it holds; fails after `ms`. */
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  ms = 5000,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline)
+      throw new Error(`not the case within ${ms} ms: ${String(check)}`);
+    await sleep(5);
+  }
+}

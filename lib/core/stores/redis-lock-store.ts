@@ -195,20 +195,19 @@ export class RedisLockStore implements QueueingLockStore {
   }
 
   async leaveQueue(key: string, token: string): Promise<void> {
-    const args = [this.clientId, this.grantPrefix, token];
+    if (this.closed) throw closedStoreError();
     // NOTE: after the answer to the queued attempt of this very ticket, if
-    // one is under way (in this turn's batch, or sent: one the server
-    // answered NOSCRIPT is sent again as EVAL behind later calls). Run
-    // first, the dequeue would find nothing to take out, and the attempt
-    // would then put the given-up ticket back in line.
-    const acquire = this.inFlight.get(token);
-    if (!acquire) {
-      await this.run(DEQUEUE_SCRIPT, [key], args);
-      return;
-    }
+    // one is under way: run first, the dequeue would find nothing to take
+    // out, and the attempt would then put the given-up ticket back in line.
     await new Promise((resolve, reject) =>
-      (acquire.after ??= []).push(() =>
-        this.dispatch(DEQUEUE_SCRIPT, [key], args, resolve, reject),
+      this.afterAcquireOf(token, () =>
+        this.dispatch(
+          DEQUEUE_SCRIPT,
+          [key],
+          [this.clientId, this.grantPrefix, token],
+          resolve,
+          reject,
+        ),
       ),
     );
   }
@@ -406,23 +405,32 @@ export class RedisLockStore implements QueueingLockStore {
   ): Promise<T> {
     // NOTE: a release of a token whose acquire has not been answered yet
     // must not overtake it, or that acquire would take the key after its own
-    // give-back. A turn's releases run before its acquires (see flush), and
-    // an acquire the server answered NOSCRIPT is sent again as EVAL behind
-    // later calls: so the release waits for the acquire's answer.
+    // give-back (see afterAcquireOf).
     if (this.closed) return Promise.reject(closedStoreError());
+    return new Promise((resolve, reject) =>
+      this.afterAcquireOf(token, () =>
+        this.pushRelease({
+          keys,
+          token,
+          next,
+          ttl,
+          resolve: resolve as PendingRelease['resolve'],
+          reject,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Runs `send` now, or once the acquire of `token` under way has been
+   * answered. NOTE: a call about a token must not overtake its acquire: a
+   * turn's releases run before its acquires (see flush), and an acquire the
+   * server answered NOSCRIPT is sent again as EVAL behind later calls.
+   */
+  private afterAcquireOf(token: string, send: () => void): void {
     const acquire = this.inFlight.get(token);
-    return new Promise((resolve, reject) => {
-      const release: PendingRelease = {
-        keys,
-        token,
-        next,
-        ttl,
-        resolve: resolve as PendingRelease['resolve'],
-        reject,
-      };
-      if (!acquire) return this.pushRelease(release);
-      (acquire.after ??= []).push(() => this.pushRelease(release));
-    });
+    if (acquire) (acquire.after ??= []).push(send);
+    else send();
   }
 
   private pushRelease(release: PendingRelease): void {

@@ -6,7 +6,7 @@ import type { Database, Queryable, QueryResult } from './database.js';
  * a database host that drops packets (a wrong address, a firewall) would
  * hang the app's startup, and every request after it, without a word.
  */
-export const CONNECT_TIMEOUT_MS = 5000;
+const CONNECT_TIMEOUT_MS = 5000;
 
 /** PostgreSQL through a `pg` connection pool. */
 export class PgDatabase implements Database {
@@ -18,7 +18,9 @@ export class PgDatabase implements Database {
       connectionString: url,
       max: poolSize,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      // NOTE: a connection whose peer vanished is found out by the kernel.
+      // NOTE: TCP keepalive, so that the kernel finds out, in the end, about
+      // a connection whose peer vanished (after its idle time, two hours by
+      // default): connecting is bounded above, a query is not.
       keepAlive: true,
     });
     // NOTE: an idle client that loses its connection emits 'error' on the
